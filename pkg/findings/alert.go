@@ -1,0 +1,60 @@
+package findings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// AlertMarker is the line that separates the readable part of a plain-text
+// alert from the finding's JSON, which follows it and ends the message.
+const AlertMarker = "--- finding (JSON) ---"
+
+// ChatContextKey is the key under metadata.additionalContext of an AWS
+// Chatbot custom notification that holds the finding's JSON as a string.
+const ChatContextKey = "finding"
+
+// AttrRemediable is the SNS message attribute ("true"/"false") that marks a
+// finding the remediator may act on; the remediator's subscription filters
+// on it.
+const AttrRemediable = "remediable"
+
+// ParseAlert extracts the finding from an alert message body, in either
+// format the alerts package writes: plain text with AlertMarker, or an AWS
+// Chatbot custom notification. It never guesses: a body in neither form, or
+// a finding without rule, fingerprint or principal, is an error.
+func ParseAlert(body string) (Finding, error) {
+	var f Finding
+	trimmed := strings.TrimSpace(body)
+	switch {
+	case strings.HasPrefix(trimmed, "{"):
+		var chat struct {
+			Metadata struct {
+				AdditionalContext map[string]string `json:"additionalContext"`
+			} `json:"metadata"`
+		}
+		if err := json.Unmarshal([]byte(trimmed), &chat); err != nil {
+			return f, fmt.Errorf("alert body: not a chat notification: %w", err)
+		}
+		raw, ok := chat.Metadata.AdditionalContext[ChatContextKey]
+		if !ok {
+			return f, errors.New("alert body: chat notification has no metadata.additionalContext.finding")
+		}
+		if err := json.Unmarshal([]byte(raw), &f); err != nil {
+			return f, fmt.Errorf("alert body: finding JSON: %w", err)
+		}
+	default:
+		i := strings.LastIndex(body, AlertMarker)
+		if i < 0 {
+			return f, fmt.Errorf("alert body: no %q line", AlertMarker)
+		}
+		if err := json.Unmarshal([]byte(strings.TrimSpace(body[i+len(AlertMarker):])), &f); err != nil {
+			return f, fmt.Errorf("alert body: finding JSON: %w", err)
+		}
+	}
+	if f.Rule == "" || f.Fingerprint == "" || f.Principal == "" {
+		return f, errors.New("alert body: finding lacks rule, fingerprint or principal")
+	}
+	return f, nil
+}

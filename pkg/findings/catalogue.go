@@ -1,0 +1,60 @@
+package findings
+
+// Rule ids. They are the contract between the policy (rules.<id>), findings,
+// alerts, metrics and remediation (remediation.actions.<id>).
+const (
+	RuleUnauthorizedModel         = "unauthorized-model"
+	RuleUnauthorizedRegion        = "unauthorized-region"
+	RuleUnauthorizedSourceIP      = "unauthorized-source-ip"
+	RuleUnauthorizedPrincipal     = "unauthorized-principal"
+	RuleAPIKeyUsed                = "api-key-used"
+	RuleDeniedInvocation          = "denied-invocation"
+	RuleInvocationLoggingDisabled = "invocation-logging-disabled"
+	RuleGuardrailChanged          = "guardrail-changed"
+	RuleModelAccessChanged        = "model-access-changed"
+	RuleCostlyResourceCreated     = "costly-resource-created"
+	RuleInvocationSpike           = "invocation-spike"
+	RuleBudgetWarning             = "budget-warning"
+	RuleBudgetExceeded            = "budget-exceeded"
+	RulePipelineSilent            = "pipeline-silent"
+	RuleMonitorTampered           = "monitor-tampered"
+	RuleRemediationBreakerOpen    = "remediation-breaker-open"
+)
+
+// RuleInfo describes a rule: its id, the severity it has unless the policy
+// says otherwise, and one line saying what it catches.
+type RuleInfo struct {
+	ID       string
+	Severity Severity
+	Summary  string
+}
+
+// Catalogue lists every rule Bedrock Warden knows, in documentation order.
+var Catalogue = []RuleInfo{
+	{RuleUnauthorizedModel, High, "an invocation used a model outside models.allow, or inside models.deny"},
+	{RuleUnauthorizedRegion, High, "an invocation was made, or inference ran, in a region the policy does not allow, or used a global profile when allowGlobalProfiles is false"},
+	{RuleUnauthorizedSourceIP, Medium, "an invocation came from an address, VPC endpoint or AWS service caller the policy does not allow"},
+	{RuleUnauthorizedPrincipal, Medium, "an invocation was made by a principal outside principals.allow"},
+	{RuleAPIKeyUsed, Medium, "an invocation was authenticated with a Bedrock API key while apiKeys.allow is false"},
+	{RuleDeniedInvocation, Medium, "an invocation was refused for lack of access: the probing that precedes LLM-jacking"},
+	{RuleInvocationLoggingDisabled, Critical, "model invocation logging was deleted or changed"},
+	{RuleGuardrailChanged, High, "a guardrail was deleted or changed"},
+	{RuleModelAccessChanged, Medium, "model access, an agreement, an entitlement or a resource policy was changed"},
+	{RuleCostlyResourceCreated, Medium, "provisioned throughput, a customisation or import job, a custom model deployment or a marketplace endpoint was created"},
+	{RuleInvocationSpike, High, "a principal or a model made more invocations in a window than its threshold or baseline allows"},
+	{RuleBudgetWarning, Medium, "a model's usage reached 80 % of its budget for the period"},
+	{RuleBudgetExceeded, High, "a model's usage reached 100 % of its budget for the period"},
+	{RulePipelineSilent, High, "no Bedrock event reached the detector for longer than the heartbeat allows"},
+	{RuleMonitorTampered, Critical, "a part of the Bedrock Warden stack itself was changed or disabled"},
+	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},
+}
+
+// Lookup returns the catalogue entry for id.
+func Lookup(id string) (RuleInfo, bool) {
+	for _, r := range Catalogue {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return RuleInfo{}, false
+}
