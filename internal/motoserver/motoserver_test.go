@@ -32,3 +32,8 @@ func TestSNSMessagesRecorded(t *testing.T) {
 		t.Fatalf("attributes = %+v", msgs[0].Attributes)
 	}
 }
+
+func TestCreateTable(t *testing.T) {
+	s := Start(t)
+	s.CreateTable(t, "warden")
+}
