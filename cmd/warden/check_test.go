@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/bedrock-warden/warden/pkg/findings"
+)
+
+// runCLI runs the CLI in-process from the repository root.
+func runCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	sio := &IO{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
+	code = run(context.Background(), args, sio)
+	return code, out.String(), errb.String()
+}
+
+func chdirRoot(t *testing.T) {
+	t.Helper()
+	t.Chdir("../..")
+}
+
+// expected lists, per sample event, the rules `warden check` reports under
+// the embedded default policy and under events/strict-policy.yaml. Every
+// sample in events/ must be listed: a new sample needs a decision here.
+var expected = map[string]struct{ def, strict []string }{
+	"converse-breakglass-exempt":                   {},
+	"converse-cross-region-allowed":                {},
+	"converse-global-profile-not-allowed":          {[]string{"unauthorized-region"}, []string{"unauthorized-region"}},
+	"converse-model-not-allowlisted-mistral":       {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
+	"converse-stream-inference-region-not-allowed": {nil, []string{"unauthorized-region"}},
+	"create-provisioned-model-throughput":          {[]string{"costly-resource-created"}, []string{"costly-resource-created"}},
+	"delete-guardrail":                             {[]string{"guardrail-changed"}, []string{"guardrail-changed"}},
+	"delete-model-invocation-logging":              {[]string{"invocation-logging-disabled"}, []string{"invocation-logging-disabled"}},
+	"get-guardrail":                                {},
+	"get-model-invocation-logging":                 {},
+	"get-provisioned-model-throughput":             {},
+	"invoke-model-access-denied-probe":             {[]string{"denied-invocation"}, []string{"denied-invocation"}},
+	"invoke-model-allowed-sonnet":                  {},
+	"invoke-model-bedrock-api-key":                 {[]string{"api-key-used"}, []string{"unauthorized-principal", "api-key-used"}},
+	"invoke-model-from-unknown-ip":                 {nil, []string{"unauthorized-source-ip"}},
+	"invoke-model-imported-model-arn":              {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
+	"invoke-model-ipv6-allowed":                    {},
+	"invoke-model-region-not-allowed":              {[]string{"unauthorized-region"}, []string{"unauthorized-region"}},
+	"invoke-model-unapproved-opus":                 {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
+	"invoke-model-user-not-allowlisted":            {nil, []string{"unauthorized-principal"}},
+	"invoke-model-validation-error-allowed":        {},
+	"invoke-model-via-bedrock-agent-service":       {},
+	"list-foundation-models":                       {},
+	"put-foundation-model-entitlement":             {[]string{"model-access-changed"}, []string{"model-access-changed"}},
+}
+
+func TestSampleEvents(t *testing.T) {
+	chdirRoot(t)
+	files, err := filepath.Glob("events/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sample events: %v", err)
+	}
+	covered := map[string]bool{}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		want, ok := expected[name]
+		if !ok {
+			t.Errorf("%s: not in the expected table", f)
+			continue
+		}
+		for _, policyArgs := range [][]string{nil, {"--policy", "events/strict-policy.yaml"}} {
+			args := append(append([]string{"check", "--format", "json"}, policyArgs...), f)
+			code, stdout, stderr := runCLI(t, "", args...)
+			wantRules := want.def
+			if policyArgs != nil {
+				wantRules = want.strict
+				for _, r := range wantRules {
+					covered[r] = true
+				}
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+				if line == "" {
+					continue
+				}
+				var fnd findings.Finding
+				if err := json.Unmarshal([]byte(line), &fnd); err != nil {
+					t.Fatalf("%s: bad JSON line %q: %v", f, line, err)
+				}
+				got = append(got, fnd.Rule)
+			}
+			if strings.Join(got, ",") != strings.Join(wantRules, ",") {
+				t.Errorf("%s %v: rules %v, want %v (stderr: %s)", name, policyArgs, got, wantRules, stderr)
+			}
+			wantCode := exitOK
+			if len(wantRules) > 0 {
+				wantCode = exitFindings
+			}
+			if code != wantCode {
+				t.Errorf("%s %v: exit %d, want %d", name, policyArgs, code, wantCode)
+			}
+		}
+	}
+	for _, id := range []string{
+		findings.RuleUnauthorizedModel, findings.RuleUnauthorizedRegion, findings.RuleUnauthorizedSourceIP,
+		findings.RuleUnauthorizedPrincipal, findings.RuleAPIKeyUsed, findings.RuleDeniedInvocation,
+		findings.RuleInvocationLoggingDisabled, findings.RuleGuardrailChanged, findings.RuleModelAccessChanged,
+		findings.RuleCostlyResourceCreated,
+	} {
+		if !covered[id] {
+			t.Errorf("no sample event in events/ triggers %s", id)
+		}
+	}
+}
+
+func TestCheckJSONKeys(t *testing.T) {
+	chdirRoot(t)
+	code, stdout, _ := runCLI(t, "", "check", "--format", "json", "events/invoke-model-unapproved-opus.json")
+	if code != exitFindings {
+		t.Fatalf("exit %d", code)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimSpace(stdout)), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"rule", "severity", "eventId", "eventName", "eventTime", "account", "region", "inferenceRegion",
+		"principal", "principalType", "model", "baseModel", "sourceIp", "title", "fingerprint"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON finding lacks key %q: %s", k, stdout)
+		}
+	}
+	if m["principal"] != "arn:aws:iam::111122223333:role/app-chat" || m["baseModel"] != "anthropic.claude-3-opus-20240229-v1:0" {
+		t.Errorf("finding = %s", stdout)
+	}
+}
+
+func TestCheckDefaultDirectoryAndTable(t *testing.T) {
+	chdirRoot(t)
+	code, stdout, stderr := runCLI(t, "", "check")
+	if code != exitFindings {
+		t.Fatalf("exit %d, stderr %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if !strings.HasPrefix(lines[0], "SEVERITY") || len(lines) < 10 {
+		t.Fatalf("table:\n%s", stdout)
+	}
+	// Aligned: every row's RULE column starts where the header's does.
+	col := strings.Index(lines[0], "RULE")
+	for _, l := range lines[1:] {
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("misaligned row %q", l)
+		}
+	}
+	if strings.Contains(stdout, "\x1b[") {
+		t.Error("colour codes when not on a terminal")
+	}
+	if !strings.Contains(stderr, "non-Bedrock records skipped") {
+		t.Errorf("summary does not mention skipped records: %s", stderr)
+	}
+	// Critical first.
+	if !strings.HasPrefix(lines[1], "CRITICAL") {
+		t.Errorf("first row %q is not the critical finding", lines[1])
+	}
+}
+
+func TestCheckStdinAndGzip(t *testing.T) {
+	chdirRoot(t)
+	opus, err := os.ReadFile("events/invoke-model-unapproved-opus.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ := runCLI(t, string(opus), "check", "--format", "json", "-")
+	if code != exitFindings || strings.Count(stdout, "\n") != 1 {
+		t.Fatalf("stdin: exit %d, out %q", code, stdout)
+	}
+	// A CloudTrail log file as delivered to S3, gzipped, in a directory.
+	dir := t.TempDir()
+	var detail struct {
+		Detail json.RawMessage `json:"detail"`
+	}
+	if err := json.Unmarshal(opus, &detail); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write([]byte(`{"Records":[` + string(detail.Detail) + `,` + string(detail.Detail) + `]}`))
+	zw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "111122223333_CloudTrail_us-east-1_20261120T1405Z_x.json.gz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not an event file"), 0o644)
+	code, stdout, stderr := runCLI(t, "", "check", "--format", "json", dir)
+	if code != exitFindings || strings.Count(stdout, "\n") != 2 {
+		t.Fatalf("gzip dir: exit %d, out %q, err %q", code, stdout, stderr)
+	}
+}
+
+func TestCheckExitCodes(t *testing.T) {
+	chdirRoot(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"Records":[{"eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel","awsRegion":"us-east-1","requestParameters":{"modelId":"anthropic.claude-3-opus-20240229-v1:0"}}, {"eventName": 42}]}`), 0o644)
+	code, stdout, stderr := runCLI(t, "", "check", "--format", "json", bad)
+	if code != exitUsage {
+		t.Errorf("input error: exit %d, want 2", code)
+	}
+	if strings.Count(stdout, "\n") != 1 || !strings.Contains(stderr, "bad.json[1]") {
+		t.Errorf("the good record should be reported and the bad one named: out %q err %q", stdout, stderr)
+	}
+	if code, _, _ := runCLI(t, "", "check", "events/invoke-model-allowed-sonnet.json"); code != exitOK {
+		t.Errorf("benign: exit %d, want 0", code)
+	}
+	if code, _, _ := runCLI(t, "", "check", "--format", "yaml"); code != exitUsage {
+		t.Errorf("bad format: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, "", "check", "no/such/path"); code != exitUsage {
+		t.Errorf("missing path: exit %d, want 2", code)
+	}
+	if code, _, _ := runCLI(t, "", "check", "--policy", "no/such/policy.yaml"); code != exitUsage {
+		t.Errorf("missing policy: exit %d, want 2", code)
+	}
+	if code, out, _ := runCLI(t, "", "check", "--help"); code != exitOK {
+		t.Errorf("--help: exit %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, "", "nonsense"); code != exitUsage {
+		t.Errorf("unknown command: exit %d", code)
+	}
+}
+
+func TestPolicyCommands(t *testing.T) {
+	chdirRoot(t)
+	code, out, errOut := runCLI(t, "", "policy", "validate", "events/strict-policy.yaml")
+	if code != exitOK || !strings.Contains(out, "valid") {
+		t.Fatalf("validate strict: %d %s %s", code, out, errOut)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("models:\n  alow: [x]\nregions:\n  allow: [mars-1]\n"), 0o644)
+	code, _, errOut = runCLI(t, "", "policy", "validate", bad)
+	if code != exitUsage || !strings.Contains(errOut, ":2") || !strings.Contains(errOut, "alow") {
+		t.Fatalf("validate bad: %d %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, "", "policy", "show")
+	if code != exitOK || !strings.Contains(out, "models:") || !strings.Contains(out, "opus") {
+		t.Fatalf("show: %d %s", code, out)
+	}
+	code, out, _ = runCLI(t, "", "policy", "show", "--policy", "events/strict-policy.yaml")
+	if code != exitOK || !strings.Contains(out, "vpce-0a1b2c3d4e5f60718") {
+		t.Fatalf("show strict: %d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, "", "policy"); code != exitUsage {
+		t.Fatalf("policy without subcommand: exit %d", code)
+	}
+	code, out, _ = runCLI(t, "", "--help")
+	names := []string{}
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if !strings.Contains(out, n) {
+			t.Errorf("--help does not list %s", n)
+		}
+	}
+}

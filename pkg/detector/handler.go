@@ -1,0 +1,170 @@
+package detector
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/bedrock-warden/warden/pkg/decode"
+	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/normalize"
+)
+
+// Batch is what one Lambda invocation carried, after the core ran.
+type Batch struct {
+	// Events are the Bedrock events, in input order.
+	Events []normalize.Event
+	// Findings are the rule findings of Events, then the analyzers'.
+	Findings []findings.Finding
+	// Errors are the records that could not be processed (undecodable, or
+	// not a Bedrock event). They are retried or dead-lettered, never
+	// dropped.
+	Errors []*decode.Error
+	// SQS reports that the batch came from SQS (answered with
+	// batchItemFailures) rather than straight from EventBridge.
+	SQS bool
+}
+
+// Analyzer looks at a whole batch of events, e.g. to count invocations for
+// spike detection, and may return further findings.
+type Analyzer interface {
+	Analyze(ctx context.Context, events []normalize.Event) ([]findings.Finding, error)
+}
+
+// Sink receives every batch: alerts, metrics, state. A Sink that fails for
+// some SQS messages only returns a *PartialFailure naming them; any other
+// error fails the whole batch.
+type Sink interface {
+	Deliver(ctx context.Context, b *Batch) error
+}
+
+// PartialFailure names the SQS messages whose delivery failed.
+type PartialFailure struct {
+	MessageIDs []string
+	Err        error
+}
+
+func (e *PartialFailure) Error() string {
+	return fmt.Sprintf("%d messages failed: %v", len(e.MessageIDs), e.Err)
+}
+
+func (e *PartialFailure) Unwrap() error { return e.Err }
+
+// Handler is the detector Lambda's handler.
+type Handler struct {
+	Core      *Core
+	Analyzers []Analyzer
+	Sinks     []Sink
+	Log       *slog.Logger
+}
+
+// Handle processes one invocation payload: an EventBridge event (answered
+// with an error so Lambda retries and then sends it to the on-failure
+// destination) or an SQS batch (answered with batchItemFailures).
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
+	b := h.run(payload)
+	failed := map[string]bool{}
+	var errs []error
+	for _, e := range b.Errors {
+		h.log().ErrorContext(ctx, "record rejected", "source", e.Source, "index", e.Index, "shape", e.Shape,
+			"messageId", e.MessageID, "error", e.Error())
+		if b.SQS && e.MessageID != "" {
+			failed[e.MessageID] = true
+		} else {
+			errs = append(errs, e)
+		}
+	}
+	for _, a := range h.Analyzers {
+		fs, err := a.Analyze(ctx, b.Events)
+		if err != nil {
+			return h.answer(b, nil, fmt.Errorf("analyze batch: %w", err))
+		}
+		b.Findings = append(b.Findings, fs...)
+	}
+	for i := range b.Findings {
+		f := &b.Findings[i]
+		h.log().WarnContext(ctx, "finding", "rule", f.Rule, "severity", f.Severity, "title", f.Title,
+			"eventId", f.EventID, "eventName", f.EventName, "principal", f.Principal, "model", f.Model,
+			"region", f.Region, "sourceIp", f.SourceIP, "fingerprint", f.Fingerprint)
+	}
+	for _, s := range h.Sinks {
+		if err := s.Deliver(ctx, b); err != nil {
+			var pf *PartialFailure
+			if b.SQS && errors.As(err, &pf) {
+				for _, id := range pf.MessageIDs {
+					failed[id] = true
+				}
+				h.log().ErrorContext(ctx, "sink failed for some messages", "failed", len(pf.MessageIDs), "error", err.Error())
+				continue
+			}
+			return h.answer(b, nil, fmt.Errorf("deliver batch: %w", err))
+		}
+	}
+	h.log().InfoContext(ctx, "batch done", "events", len(b.Events), "findings", len(b.Findings), "rejected", len(b.Errors))
+	return h.answer(b, failed, errors.Join(errs...))
+}
+
+// answer turns the outcome into the Lambda response: for SQS every failed
+// message (or, on a whole-batch error, every message) is listed; for
+// EventBridge an error means retry.
+func (h *Handler) answer(b *Batch, failed map[string]bool, err error) (*events.SQSEventResponse, error) {
+	if !b.SQS {
+		return nil, err
+	}
+	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	if failed == nil {
+		// Whole-batch failure: report every message we saw.
+		failed = map[string]bool{}
+		for _, ev := range b.Events {
+			failed[ev.Origin.MessageID] = true
+		}
+		for _, e := range b.Errors {
+			failed[e.MessageID] = true
+		}
+	}
+	for id := range failed {
+		if id != "" {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		}
+	}
+	if err != nil && len(resp.BatchItemFailures) == 0 {
+		// Nothing identifies the failed records: fail the invocation so
+		// the whole batch comes back rather than losing it.
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (h *Handler) run(payload json.RawMessage) *Batch {
+	b := &Batch{}
+	h.Core.Each(decode.Bytes("lambda", payload), func(r *Result, err error) {
+		if err != nil {
+			var de *decode.Error
+			if !errors.As(err, &de) {
+				de = &decode.Error{Source: "lambda", Err: err}
+			}
+			if de.Shape == decode.ShapeSQS {
+				b.SQS = true
+			}
+			b.Errors = append(b.Errors, de)
+			return
+		}
+		if r.Event.Origin.Shape == decode.ShapeSQS {
+			b.SQS = true
+		}
+		b.Events = append(b.Events, r.Event)
+		b.Findings = append(b.Findings, r.Findings...)
+	})
+	return b
+}
+
+func (h *Handler) log() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
