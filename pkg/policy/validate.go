@@ -1,0 +1,221 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bedrock-warden/warden/pkg/findings"
+)
+
+// Remediation actions a remediation.actions entry may name.
+const (
+	ActionQuarantine         = "quarantine"          // attach a deny-Bedrock policy to the principal
+	ActionDetach             = "detach"              // detach the policies that grant Bedrock access
+	ActionRevokeSessions     = "revoke-sessions"     // deny sessions issued before now (roles)
+	ActionDisableCredentials = "disable-credentials" // deactivate the access key or API key used
+)
+
+// Actions lists every remediation action, in documentation order.
+var Actions = []string{ActionQuarantine, ActionDetach, ActionRevokeSessions, ActionDisableCredentials}
+
+// noPrincipalRules are rules whose findings are not about one principal's
+// act (aggregates and health checks): no remediation may be attached.
+var noPrincipalRules = map[string]bool{
+	findings.RuleBudgetWarning:          true,
+	findings.RuleBudgetExceeded:         true,
+	findings.RulePipelineSilent:         true,
+	findings.RuleRemediationBreakerOpen: true,
+}
+
+// credentialRules are rules about a credential being used to invoke a model;
+// only they may carry disable-credentials, which targets the access key or
+// API key that made the call. Control-plane changes are answered on the
+// principal instead.
+var credentialRules = map[string]bool{
+	findings.RuleUnauthorizedModel:     true,
+	findings.RuleUnauthorizedRegion:    true,
+	findings.RuleUnauthorizedSourceIP:  true,
+	findings.RuleUnauthorizedPrincipal: true,
+	findings.RuleAPIKeyUsed:            true,
+	findings.RuleDeniedInvocation:      true,
+	findings.RuleInvocationSpike:       true,
+}
+
+// ActionAllowed reports whether remediation.actions may map rule to action,
+// and if not, why.
+func ActionAllowed(rule, action string) error {
+	known := false
+	for _, a := range Actions {
+		if a == action {
+			known = true
+		}
+	}
+	switch {
+	case !known:
+		return fmt.Errorf("%q is not a remediation action (want one of %s)", action, strings.Join(Actions, ", "))
+	case noPrincipalRules[rule]:
+		return fmt.Errorf("rule %q is not about one principal, so it cannot carry a remediation", rule)
+	case action == ActionDisableCredentials && !credentialRules[rule]:
+		return fmt.Errorf("%q applies only to rules about an invocation's credential, not to %q", action, rule)
+	}
+	return nil
+}
+
+// regionWords are the direction words AWS region names use. Requiring one
+// (rather than any [a-z]+) is what turns "us-esat-1" into an error while
+// still accepting regions that do not exist yet in a new country code.
+var regionWords = map[string]bool{
+	"east": true, "west": true, "north": true, "south": true, "central": true,
+	"northeast": true, "northwest": true, "southeast": true, "southwest": true,
+}
+
+// validRegion reports whether s has the syntax of an AWS region name:
+// ^[a-z]{2}(-gov|-iso[a-z]*)?-<direction>-[0-9]+$ ("us-east-1",
+// "us-gov-west-1", "us-isob-east-1", "il-central-1", "ap-southeast-5"),
+// where <direction> is one of regionWords. It does not use regexp, so it
+// is cheap enough for any path.
+func validRegion(s string) bool {
+	parts := strings.Split(s, "-")
+	switch len(parts) {
+	case 3:
+	case 4:
+		q := parts[1]
+		if q != "gov" && (!strings.HasPrefix(q, "iso") || !lowerWord(q[3:], true)) {
+			return false
+		}
+	default:
+		return false
+	}
+	cc, word, num := parts[0], parts[len(parts)-2], parts[len(parts)-1]
+	if len(cc) != 2 || !lowerWord(cc, false) || !regionWords[word] || num == "" || len(num) > 3 {
+		return false
+	}
+	for i := 0; i < len(num); i++ {
+		if num[i] < '0' || num[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerWord reports whether s is made of a-z only (and non-empty unless
+// emptyOK).
+func lowerWord(s string, emptyOK bool) bool {
+	if s == "" {
+		return emptyOK
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPattern validates a model or principal glob; "" when fine.
+func checkPattern(s string) string {
+	switch {
+	case s == "":
+		return "pattern must not be empty"
+	case strings.TrimSpace(s) != s:
+		return fmt.Sprintf("pattern %q has leading or trailing spaces", s)
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("pattern %q is not valid UTF-8", s)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return fmt.Sprintf("pattern %q contains whitespace or a control character", s)
+		}
+	}
+	return ""
+}
+
+// checkRegion validates a region name; "" when fine.
+func checkRegion(s string) string {
+	if validRegion(s) {
+		return ""
+	}
+	return fmt.Sprintf("%q is not an AWS region", s)
+}
+
+// canonicalCIDR validates s (a prefix or a bare address) and returns it in
+// canonical form: masked, and IPv4-mapped IPv6 prefixes written as IPv4 so
+// they match the unmapped addresses SourceIPAllowed compares.
+func canonicalCIDR(s string) (string, string) {
+	if strings.Contains(s, "%") {
+		return "", fmt.Sprintf("%q: zoned addresses are not allowed", s)
+	}
+	pfx, err := parseCIDR(s)
+	if err != nil || !pfx.IsValid() {
+		return "", fmt.Sprintf("%q is not a CIDR prefix or IP address", s)
+	}
+	if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+		pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
+	}
+	return pfx.String(), ""
+}
+
+// checkVPCE validates a VPC endpoint id ("vpce-" and 8 to 17 lowercase hex
+// digits); "" when fine.
+func checkVPCE(s string) string {
+	hex, ok := strings.CutPrefix(s, "vpce-")
+	if ok && len(hex) >= 8 && len(hex) <= 17 {
+		good := true
+		for i := 0; i < len(hex); i++ {
+			c := hex[i]
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				good = false
+			}
+		}
+		if good {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%q is not a VPC endpoint id (want \"vpce-\" and 8 to 17 hex digits)", s)
+}
+
+// checkTagKey validates an IAM tag key: 1 to 128 characters, letters,
+// digits, spaces and _ . : / = + - @, not starting with "aws:".
+func checkTagKey(s string) string {
+	switch {
+	case s == "":
+		return "tag key must not be empty"
+	case utf8.RuneCountInString(s) > 128:
+		return fmt.Sprintf("tag key %q is longer than 128 characters", s)
+	case strings.HasPrefix(strings.ToLower(s), "aws:"):
+		return fmt.Sprintf("tag key %q uses the reserved prefix \"aws:\"", s)
+	case !utf8.ValidString(s):
+		return fmt.Sprintf("tag key %q is not valid UTF-8", s)
+	}
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == ' ' || strings.ContainsRune("_.:/=+-@", r) {
+			continue
+		}
+		return fmt.Sprintf("tag key %q contains %q (allowed: letters, digits, spaces and _ . : / = + - @)", s, r)
+	}
+	return ""
+}
+
+// ruleIDs returns every catalogue rule id.
+func ruleIDs() []string {
+	ids := make([]string, len(findings.Catalogue))
+	for i, r := range findings.Catalogue {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// checkRuleID validates a rule id against the catalogue; "" when fine.
+func checkRuleID(id string) string {
+	if _, ok := findings.Lookup(id); ok {
+		return ""
+	}
+	msg := fmt.Sprintf("unknown rule %q", id)
+	if s := suggest(id, ruleIDs()); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg
+}
