@@ -33,5 +33,12 @@ build: $(addprefix .build/,$(addsuffix /bootstrap,$(FUNCTIONS)))
 
 FORCE:
 
+# ---- sam build (BuildMethod: makefile): one target per function logical id.
+# SAM sets ARTIFACTS_DIR; the binary must be named bootstrap.
+lambda-%:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/$*
+
+build-DetectorFunction: lambda-detector
+
 clean:
 	rm -rf .build .aws-sam

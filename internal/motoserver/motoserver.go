@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/bedrock-warden/warden/pkg/awsconf"
 )
 
 // Server is a running moto_server.
@@ -214,4 +217,46 @@ func (s *Server) CreateTable(t testing.TB, name string) {
 	if err != nil {
 		t.Fatalf("enable TTL on %s: %v", name, err)
 	}
+}
+
+// recorders holds one call recorder per Lambda function name, filled by the
+// integration tests through ConfigFor and read by the template's
+// least-privilege test.
+var (
+	recordersMu sync.Mutex
+	recorders   = map[string]*awsconf.Recorder{}
+)
+
+// ConfigFor is Config with every AWS call recorded as made by function (the
+// Lambda's directory name under functions/, e.g. "detector"), so that the
+// template test can check that function's role grants each call.
+func (s *Server) ConfigFor(t testing.TB, function string) aws.Config {
+	t.Helper()
+	cfg := s.Config(t)
+	RecorderFor(function).Attach(&cfg)
+	return cfg
+}
+
+// RecorderFor returns the process-wide recorder of function.
+func RecorderFor(function string) *awsconf.Recorder {
+	recordersMu.Lock()
+	defer recordersMu.Unlock()
+	r, ok := recorders[function]
+	if !ok {
+		r = awsconf.NewRecorder()
+		recorders[function] = r
+	}
+	return r
+}
+
+// RecordedCalls returns, per function, the "service:Operation" actions
+// recorded so far in this test process.
+func RecordedCalls() map[string][]string {
+	recordersMu.Lock()
+	defer recordersMu.Unlock()
+	out := make(map[string][]string, len(recorders))
+	for fn, r := range recorders {
+		out[fn] = r.Actions()
+	}
+	return out
 }

@@ -1,0 +1,108 @@
+package tests
+
+import (
+	"fmt"
+	"strings"
+)
+
+// matchPattern reports whether event (decoded JSON) matches an EventBridge
+// event pattern, for the pattern features template.yaml uses: nested
+// objects, lists of exact values, and the content filters prefix, suffix,
+// anything-but, exists and equals-ignore-case. An unsupported filter is an
+// error, so the test cannot pass by ignoring part of a pattern.
+func matchPattern(pattern map[string]any, event any) (bool, error) {
+	obj, ok := event.(map[string]any)
+	if !ok {
+		return false, nil
+	}
+	for key, want := range pattern {
+		got, present := obj[key]
+		switch w := want.(type) {
+		case map[string]any:
+			if !present {
+				return false, nil
+			}
+			ok, err := matchPattern(w, got)
+			if err != nil || !ok {
+				return false, err
+			}
+		case []any:
+			ok, err := matchValues(w, got, present)
+			if err != nil || !ok {
+				return false, err
+			}
+		default:
+			return false, fmt.Errorf("pattern key %q: a value must be an object or a list, not %T", key, want)
+		}
+	}
+	return true, nil
+}
+
+// matchValues matches one field against a list of allowed values or
+// filters. When the event field is a list, any element may match.
+func matchValues(allowed []any, got any, present bool) (bool, error) {
+	if list, ok := got.([]any); ok {
+		for _, g := range list {
+			if ok, err := matchValues(allowed, g, true); err != nil || ok {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	for _, a := range allowed {
+		switch f := a.(type) {
+		case map[string]any:
+			ok, err := matchFilter(f, got, present)
+			if err != nil || ok {
+				return ok, err
+			}
+		default:
+			if present && fmt.Sprint(f) == fmt.Sprint(got) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+func matchFilter(f map[string]any, got any, present bool) (bool, error) {
+	if len(f) != 1 {
+		return false, fmt.Errorf("content filter %v must have one key", f)
+	}
+	for op, arg := range f {
+		s, isString := got.(string)
+		switch op {
+		case "exists":
+			return present == (arg == true), nil
+		case "prefix":
+			return present && isString && strings.HasPrefix(s, fmt.Sprint(arg)), nil
+		case "suffix":
+			return present && isString && strings.HasSuffix(s, fmt.Sprint(arg)), nil
+		case "equals-ignore-case":
+			return present && isString && strings.EqualFold(s, fmt.Sprint(arg)), nil
+		case "anything-but":
+			if !present {
+				return false, nil
+			}
+			var excluded []any
+			switch a := arg.(type) {
+			case []any:
+				excluded = a
+			case map[string]any:
+				ok, err := matchFilter(a, got, present)
+				return !ok, err
+			default:
+				excluded = []any{a}
+			}
+			for _, e := range excluded {
+				if fmt.Sprint(e) == fmt.Sprint(got) {
+					return false, nil
+				}
+			}
+			return true, nil
+		default:
+			return false, fmt.Errorf("content filter %q is not supported by this test's matcher", op)
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,344 @@
+package tests
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// cfn is template.yaml decoded to plain Go values, with CloudFormation's
+// short-form tags (!Ref, !GetAtt, !Sub, !If, …) turned into their long
+// forms ({"Ref": …}, {"Fn::GetAtt": …}).
+type cfn map[string]any
+
+func loadTemplate(t *testing.T) cfn {
+	t.Helper()
+	data, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	v, err := cfnValue(root.Content[0])
+	if err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	return v.(map[string]any)
+}
+
+func cfnValue(n *yaml.Node) (any, error) {
+	var v any
+	switch n.Kind {
+	case yaml.MappingNode:
+		m := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			val, err := cfnValue(n.Content[i+1])
+			if err != nil {
+				return nil, err
+			}
+			m[n.Content[i].Value] = val
+		}
+		v = m
+	case yaml.SequenceNode:
+		l := []any{}
+		for _, c := range n.Content {
+			val, err := cfnValue(c)
+			if err != nil {
+				return nil, err
+			}
+			l = append(l, val)
+		}
+		v = l
+	case yaml.ScalarNode:
+		if err := n.Decode(&v); err != nil {
+			v = n.Value
+		}
+		if n.Tag == "!!str" || strings.HasPrefix(n.Tag, "!") {
+			v = n.Value
+		}
+	case yaml.AliasNode:
+		return nil, fmt.Errorf("line %d: YAML aliases are not valid CloudFormation", n.Line)
+	}
+	if strings.HasPrefix(n.Tag, "!") && !strings.HasPrefix(n.Tag, "!!") {
+		name := strings.TrimPrefix(n.Tag, "!")
+		if name == "GetAtt" {
+			if s, ok := v.(string); ok {
+				parts := strings.SplitN(s, ".", 2)
+				v = []any{parts[0], parts[len(parts)-1]}
+			}
+		}
+		if name != "Ref" && name != "Condition" {
+			name = "Fn::" + name
+		}
+		v = map[string]any{name: v}
+	}
+	return v, nil
+}
+
+func (c cfn) resources() map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for k, v := range c["Resources"].(map[string]any) {
+		out[k] = v.(map[string]any)
+	}
+	return out
+}
+
+func props(r map[string]any) map[string]any {
+	p, _ := r["Properties"].(map[string]any)
+	if p == nil {
+		return map[string]any{}
+	}
+	return p
+}
+
+// templateFunction is one AWS::Serverless::Function with what the tests
+// need to know about it.
+type templateFunction struct {
+	LogicalID string
+	Dir       string // functions/<Dir>
+	Env       map[string]bool
+	Role      string // logical id of its AWS::IAM::Role
+}
+
+// functions returns every function of the template; Dir comes from the
+// Makefile target SAM runs for it (build-<LogicalId>: lambda-<dir>).
+func templateFunctions(t *testing.T, tpl cfn) []templateFunction {
+	t.Helper()
+	targets := makefileTargets(t)
+	globals := map[string]bool{}
+	if g, ok := tpl["Globals"].(map[string]any); ok {
+		for k := range envVars(g["Function"]) {
+			globals[k] = true
+		}
+	}
+	var out []templateFunction
+	for id, r := range tpl.resources() {
+		if r["Type"] != "AWS::Serverless::Function" {
+			continue
+		}
+		f := templateFunction{LogicalID: id, Env: map[string]bool{}}
+		for k := range globals {
+			f.Env[k] = true
+		}
+		for k := range envVars(props(r)) {
+			f.Env[k] = true
+		}
+		meta, _ := r["Metadata"].(map[string]any)
+		if meta["BuildMethod"] != "makefile" {
+			t.Errorf("%s: Metadata.BuildMethod = %v, want makefile", id, meta["BuildMethod"])
+		}
+		if props(r)["CodeUri"] != "." {
+			t.Errorf("%s: CodeUri = %v, want . (the Makefile is at the root)", id, props(r)["CodeUri"])
+		}
+		f.Dir = targets["build-"+id]
+		if f.Dir == "" {
+			t.Errorf("%s: the Makefile has no build-%s: lambda-<dir> target", id, id)
+		}
+		if role, ok := props(r)["Role"].(map[string]any); ok {
+			if ga, ok := role["Fn::GetAtt"].([]any); ok {
+				f.Role = fmt.Sprint(ga[0])
+			}
+		}
+		if f.Role == "" {
+			t.Errorf("%s: Role must be !GetAtt <its own role>.Arn", id)
+		}
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].LogicalID < out[j].LogicalID })
+	return out
+}
+
+func envVars(fn any) map[string]any {
+	m, _ := fn.(map[string]any)
+	env, _ := m["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	return vars
+}
+
+var targetLine = regexp.MustCompile(`^(build-[A-Za-z0-9]+):\s*lambda-([a-z0-9-]+)\s*$`)
+
+func makefileTargets(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := os.Open("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := targetLine.FindStringSubmatch(sc.Text()); m != nil {
+			out[m[1]] = m[2]
+		}
+	}
+	return out
+}
+
+// TestTemplateFunctionsBuild cross-compiles every function the template
+// names for linux/arm64 with CGO disabled, as sam build does, and checks
+// that no directory under functions/ is left out of the template.
+func TestTemplateFunctionsBuild(t *testing.T) {
+	tpl := loadTemplate(t)
+	fns := templateFunctions(t, tpl)
+	inTemplate := map[string]bool{}
+	var pkgs []string
+	for _, f := range fns {
+		inTemplate[f.Dir] = true
+		pkgs = append(pkgs, "./functions/"+f.Dir)
+	}
+	dirs, _ := filepath.Glob("../functions/*")
+	for _, d := range dirs {
+		if !inTemplate[filepath.Base(d)] {
+			t.Errorf("functions/%s is not deployed by template.yaml", filepath.Base(d))
+		}
+	}
+	if testing.Short() {
+		t.Skip("cross-compilation skipped in -short mode")
+	}
+	out := t.TempDir()
+	cmd := exec.Command("go", append([]string{"build", "-trimpath", "-tags", "lambda.norpc", "-o", out + "/"}, pkgs...)...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("linux/arm64 build failed: %v\n%s", err, b)
+	}
+	for _, f := range fns {
+		if _, err := os.Stat(filepath.Join(out, f.Dir)); err != nil {
+			t.Errorf("%s: no binary built: %v", f.LogicalID, err)
+		}
+	}
+}
+
+var envLiteral = regexp.MustCompile(`"(WARDEN_[A-Z0-9_]+)"`)
+
+// TestTemplateSetsEveryEnvVar finds every WARDEN_* variable name in the
+// source of each function and the project packages it imports, and checks
+// that the template sets it for that function.
+func TestTemplateSetsEveryEnvVar(t *testing.T) {
+	tpl := loadTemplate(t)
+	for _, f := range templateFunctions(t, tpl) {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", "./functions/"+f.Dir)
+		cmd.Dir = ".."
+		b, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", f.Dir, err)
+		}
+		root, _ := filepath.Abs("..")
+		read := map[string]bool{}
+		for _, dir := range strings.Fields(string(b)) {
+			if !strings.HasPrefix(dir, root) || strings.Contains(dir, "/internal/motoserver") {
+				continue
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+			for _, file := range files {
+				if strings.HasSuffix(file, "_test.go") {
+					continue
+				}
+				src, _ := os.ReadFile(file)
+				for _, m := range envLiteral.FindAllStringSubmatch(string(src), -1) {
+					read[m[1]] = true
+				}
+			}
+		}
+		for v := range read {
+			if !f.Env[v] {
+				t.Errorf("%s (functions/%s) can read %s but template.yaml does not set it", f.LogicalID, f.Dir, v)
+			}
+		}
+	}
+}
+
+// TestRulePatternMatchesEvents applies the Bedrock rule's event pattern to
+// every sample: every Bedrock sample matches, no non-Bedrock one does.
+func TestRulePatternMatchesEvents(t *testing.T) {
+	tpl := loadTemplate(t)
+	rule := tpl.resources()["BedrockEventsRule"]
+	if rule == nil {
+		t.Fatal("template has no BedrockEventsRule")
+	}
+	p := props(rule)
+	if p["State"] != "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS" {
+		t.Errorf("BedrockEventsRule State = %v: read-only InvokeModel/Converse events need ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", p["State"])
+	}
+	pattern := p["EventPattern"].(map[string]any)
+	check := func(glob string, want bool) int {
+		files, _ := filepath.Glob(glob)
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			var ev any
+			if err := json.Unmarshal(data, &ev); err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			got, err := matchPattern(pattern, ev)
+			if err != nil {
+				t.Fatalf("pattern: %v", err)
+			}
+			if got != want {
+				t.Errorf("%s: pattern match = %v, want %v", f, got, want)
+			}
+		}
+		return len(files)
+	}
+	if n := check("../events/*.json", true); n < 10 {
+		t.Errorf("only %d Bedrock samples", n)
+	}
+	if n := check("../events/non-bedrock/*.json", false); n == 0 {
+		t.Error("no non-Bedrock samples")
+	}
+}
+
+func TestPatternMatcher(t *testing.T) {
+	pattern := map[string]any{
+		"source": []any{"aws.bedrock"},
+		"detail": map[string]any{
+			"eventSource":       []any{"bedrock.amazonaws.com"},
+			"eventName":         []any{map[string]any{"prefix": "Invoke"}},
+			"requestParameters": map[string]any{"name": []any{map[string]any{"anything-but": "x"}}},
+		},
+	}
+	ev := func(src, name, param string) any {
+		return map[string]any{"source": src, "detail": map[string]any{"eventSource": "bedrock.amazonaws.com", "eventName": name,
+			"requestParameters": map[string]any{"name": param}}}
+	}
+	for _, c := range []struct {
+		ev   any
+		want bool
+	}{
+		{ev("aws.bedrock", "InvokeModel", "y"), true},
+		{ev("aws.s3", "InvokeModel", "y"), false},
+		{ev("aws.bedrock", "Converse", "y"), false},
+		{ev("aws.bedrock", "InvokeModel", "x"), false},
+		{map[string]any{"source": "aws.bedrock"}, false},
+	} {
+		if got, err := matchPattern(pattern, c.ev); err != nil || got != c.want {
+			t.Errorf("match(%v) = %v, %v; want %v", c.ev, got, err, c.want)
+		}
+	}
+	if _, err := matchPattern(map[string]any{"a": []any{map[string]any{"numeric": []any{">", 1}}}}, map[string]any{"a": 2}); err == nil {
+		t.Error("unsupported filter accepted")
+	}
+}
+
+// TestCfnLint runs cfn-lint over template.yaml when it is installed (CI
+// installs it; .ci/run also runs it directly).
+func TestCfnLint(t *testing.T) {
+	if _, err := exec.LookPath("cfn-lint"); err != nil {
+		t.Skip("cfn-lint not on PATH")
+	}
+	cmd := exec.Command("cfn-lint", "template.yaml")
+	cmd.Dir = ".."
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cfn-lint template.yaml: %v\n%s", err, b)
+	}
+}
