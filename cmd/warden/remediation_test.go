@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"github.com/bedrock-warden/warden/internal/motoserver"
+	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/remediation"
+	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
+	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
+	"github.com/bedrock-warden/warden/pkg/remediation/ssmmode"
+)
+
+// remCLI runs `warden remediation ARGS` against srv and returns stdout,
+// stderr and the exit status.
+func remCLI(t *testing.T, env map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	sio := &IO{Stdout: &out, Stderr: &errOut, Getenv: func(k string) string { return env[k] }}
+	code := run(context.Background(), append([]string{"remediation"}, args...), sio)
+	return out.String(), errOut.String(), code
+}
+
+func TestRemediationCLI(t *testing.T) {
+	srv := motoserver.Start(t)
+	srv.CreateTable(t, "state")
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", "us-east-1")
+	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
+	remNow = func() time.Time { return now }
+	t.Cleanup(func() { remNow = time.Now })
+	env := map[string]string{"WARDEN_STACK": "bw", "WARDEN_TABLE": "state"}
+
+	out, errOut, code := remCLI(t, env, "status")
+	if code != exitOK || !strings.Contains(out, "Mode:     dry-run (parameter not set: default)") || !strings.Contains(out, "closed") {
+		t.Fatalf("status: %d %q %q", code, out, errOut)
+	}
+	out, _, code = remCLI(t, env, "set", "enforce")
+	if code != exitOK || !strings.Contains(out, "/bedrock-warden/bw/remediation/mode to enforce (was dry-run (default))") {
+		t.Fatalf("set: %d %q", code, out)
+	}
+	if _, _, code := remCLI(t, env, "set", "yolo"); code != exitUsage {
+		t.Errorf("set yolo: exit %d", code)
+	}
+	out, _, code = remCLI(t, env, "status", "--json")
+	var st remStatusReport
+	if code != exitOK || json.Unmarshal([]byte(out), &st) != nil || st.Mode != remediation.ModeEnforce || !st.ModeSet {
+		t.Fatalf("status --json: %d %q", code, out)
+	}
+
+	// One enforce action through the real remediator, so there is
+	// something to list and undo.
+	cfg := srv.Config(t)
+	ctx := context.Background()
+	iamc := iam.NewFromConfig(cfg)
+	role, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("app"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := ledgerdb.New(cfg, "state")
+	client := iamstate.New(cfg)
+	rem := &remediation.Remediator{
+		Config: remediation.Config{Actions: map[string]string{findings.RuleUnauthorizedRegion: remediation.ActionQuarantine}, MaxActionsPerHour: 10},
+		Mode:   &remediation.ModeCache{Store: ssmmode.New(cfg, "bw"), Now: func() time.Time { return now }},
+		IAM:    client, Applier: remediation.Applier{IAM: client, Sleep: func(time.Duration) {}},
+		Ledger: store, Claims: store, Breaker: store, Now: func() time.Time { return now },
+	}
+	arn := aws.ToString(role.Role.Arn)
+	f := findings.Finding{Rule: findings.RuleUnauthorizedRegion, Principal: arn, PrincipalType: "AssumedRole", Account: "123456789012", Region: "eu-west-1",
+		Fingerprint: findings.Fingerprint(findings.RuleUnauthorizedRegion, arn, "", "eu-west-1")}
+	rec, err := rem.Handle(ctx, f)
+	if err != nil || rec.Result != remediation.ResultApplied {
+		t.Fatalf("seed: %+v %v", rec, err)
+	}
+
+	out, _, code = remCLI(t, env, "list", "--since", "1h", "--principal", arn)
+	if code != exitOK || !strings.Contains(out, rec.ID) || !strings.Contains(out, "1 record(s)") {
+		t.Fatalf("list: %d %q", code, out)
+	}
+	out, _, code = remCLI(t, env, "list", "--principal", "arn:aws:iam::123456789012:role/other", "--json")
+	if code != exitOK || strings.TrimSpace(out) != "[]" {
+		t.Fatalf("list other principal: %d %q", code, out)
+	}
+	out, _, code = remCLI(t, env, "status")
+	if !strings.Contains(out, "1/10 enforce actions in account 123456789012") || !strings.Contains(out, "Last hour: 1 enforce actions") {
+		t.Errorf("status after one action: %q", out)
+	}
+
+	out, errOut, code = remCLI(t, env, "undo", rec.ID)
+	if code != exitOK || !strings.Contains(out, "Undid "+rec.ID) || !strings.Contains(out, "Verified:  true") {
+		t.Fatalf("undo: %d %q %q", code, out, errOut)
+	}
+	pols, err := iamc.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("app")})
+	if err != nil || len(pols.PolicyNames) != 0 {
+		t.Fatalf("quarantine still there after CLI undo: %v %v", pols.PolicyNames, err)
+	}
+	if _, errOut, code := remCLI(t, env, "undo", rec.ID); code != exitUsage || !strings.Contains(errOut, "already undone") {
+		t.Errorf("second undo: %d %q", code, errOut)
+	}
+
+	out, _, code = remCLI(t, env, "breaker", "reset", "--json")
+	var reset map[string]any
+	if code != exitOK || json.Unmarshal([]byte(out), &reset) != nil || reset["previousCount"] != float64(1) {
+		t.Fatalf("breaker reset: %d %q", code, out)
+	}
+	out, _, _ = remCLI(t, env, "status")
+	if !strings.Contains(out, "0/10 enforce actions") {
+		t.Errorf("status after reset: %q", out)
+	}
+
+	for _, bad := range [][]string{{}, {"frobnicate"}, {"undo"}, {"breaker", "open"}, {"list", "--since", "yesterday-ish"}} {
+		if _, _, code := remCLI(t, env, bad...); code != exitUsage {
+			t.Errorf("%q: exit %d, want %d", bad, code, exitUsage)
+		}
+	}
+	if _, errOut, code := remCLI(t, map[string]string{}, "status"); code != exitUsage || !strings.Contains(errOut, "WARDEN_STACK") {
+		t.Errorf("missing stack: %d %q", code, errOut)
+	}
+}

@@ -1,0 +1,80 @@
+// Command remediator is the Lambda that takes away misused Bedrock
+// permissions. It is subscribed to the alert topic with a filter policy on
+// the message attribute remediable = "true", acts only as the SSM mode
+// toggle allows, and records everything in the ledger. See
+// docs/remediation.md.
+//
+// Environment: WARDEN_STACK, WARDEN_TABLE, WARDEN_TOPIC_ARN (required),
+// WARDEN_OWN_ROLE_ARNS (comma list), WARDEN_POLICY (and the other policy
+// variables policy.FromEnv reads).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/bedrock-warden/warden/pkg/awsconf"
+	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/remediation"
+	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
+	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
+	"github.com/bedrock-warden/warden/pkg/remediation/snsalert"
+	"github.com/bedrock-warden/warden/pkg/remediation/ssmmode"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	fatal := func(msg string, args ...any) {
+		log.Error(msg, args...)
+		os.Exit(1)
+	}
+	p, err := policy.FromEnv(os.Getenv)
+	if err != nil {
+		fatal("policy", "error", err.Error())
+	}
+	for rule, action := range p.Remediation.Actions {
+		if !remediation.ValidAction(action) {
+			fatal("policy: remediation.actions has an unknown action", "rule", rule, "action", action)
+		}
+	}
+	stack, table, topic := os.Getenv("WARDEN_STACK"), os.Getenv("WARDEN_TABLE"), os.Getenv("WARDEN_TOPIC_ARN")
+	if stack == "" || table == "" || topic == "" {
+		fatal("WARDEN_STACK, WARDEN_TABLE and WARDEN_TOPIC_ARN must be set")
+	}
+	var own []string
+	for _, a := range strings.Split(os.Getenv("WARDEN_OWN_ROLE_ARNS"), ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			own = append(own, a)
+		}
+	}
+	cfg, err := awsconf.Load(context.Background(), "", "", nil)
+	if err != nil {
+		fatal("aws config", "error", err.Error())
+	}
+	iamc := iamstate.New(cfg)
+	store := ledgerdb.New(cfg, table)
+	r := &remediation.Remediator{
+		Config: remediation.Config{
+			Actions:           p.Remediation.Actions,
+			MaxActionsPerHour: p.Remediation.MaxActionsPerHour,
+			QuarantineTTL:     p.Remediation.QuarantineTTL.D(),
+			Guard:             remediation.Guard{Policy: p, ProtectedTag: p.Remediation.ProtectedTag, OwnRoleARNs: own, StackName: stack},
+		},
+		Mode:    &remediation.ModeCache{Store: ssmmode.New(cfg, stack), Log: log},
+		IAM:     iamc,
+		Applier: remediation.Applier{IAM: iamc},
+		Ledger:  store,
+		Claims:  store,
+		Breaker: store,
+		Alerts:  snsalert.New(cfg, topic),
+		Now:     time.Now,
+		Log:     log,
+		Actor:   "lambda:" + os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
+	}
+	lambda.Start(r.HandleSNS)
+}
