@@ -80,16 +80,21 @@ func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time
 	}
 	srv := motoserver.Start(t, opts...)
 	srv.CreateTable(t, remTable)
+	// setup is the test's own client config; cfg is what the remediator's
+	// clients use (its calls are recorded for the template's IAM check);
+	// sweepCfg is the undo side (sweeper Lambda and CLI).
+	setup := srv.Config(t)
 	cfg := srv.ConfigFor(t, "remediator")
+	sweepCfg := srv.ConfigFor(t, "sweeper")
 	rec := awsconf.NewRecorder()
 	rec.Attach(&cfg)
 	ctx := context.Background()
-	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("warden-alerts")})
+	topic, err := sns.NewFromConfig(setup).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("warden-alerts")})
 	if err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
 	e := &remEnv{
-		t: t, srv: srv, cfg: cfg, rec: rec, iam: iam.NewFromConfig(cfg), ssm: ssm.NewFromConfig(cfg),
+		t: t, srv: srv, cfg: cfg, rec: rec, iam: iam.NewFromConfig(setup), ssm: ssm.NewFromConfig(setup),
 		topic: aws.ToString(topic.TopicArn), store: ledgerdb.New(cfg, remTable),
 		clock: &fakeClock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)},
 		pol: &policy.Policy{
@@ -116,7 +121,9 @@ func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time
 		Ledger:  e.store, Claims: e.store, Breaker: e.store,
 		Alerts: alerts, Now: e.clock.Now, Log: log, Actor: "test",
 	}
-	e.undo = remediation.Undoer{Applier: applier, Ledger: e.store, Claims: e.store, Alerts: alerts, Now: e.clock.Now, Log: log}
+	sweepStore := ledgerdb.New(sweepCfg, remTable)
+	e.undo = remediation.Undoer{Applier: remediation.Applier{IAM: iamstate.New(sweepCfg), Sleep: func(time.Duration) {}},
+		Ledger: sweepStore, Claims: sweepStore, Alerts: snsalert.New(sweepCfg, e.topic), Now: e.clock.Now, Log: log}
 	return e
 }
 

@@ -5,8 +5,8 @@
 // docs/remediation.md.
 //
 // Environment: WARDEN_STACK, WARDEN_TABLE, WARDEN_TOPIC_ARN (required),
-// WARDEN_OWN_ROLE_ARNS (comma list), WARDEN_POLICY (and the other policy
-// variables policy.FromEnv reads).
+// WARDEN_OWN_ROLE_ARNS (comma list), WARDEN_POLICY_PARAMETER or WARDEN_POLICY
+// and the other policy variables (see package ssmpolicy).
 package main
 
 import (
@@ -17,9 +17,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/bedrock-warden/warden/pkg/awsconf"
-	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
 	"github.com/bedrock-warden/warden/pkg/remediation"
 	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
 	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
@@ -33,7 +34,11 @@ func main() {
 		log.Error(msg, args...)
 		os.Exit(1)
 	}
-	p, err := policy.FromEnv(os.Getenv)
+	cfg, err := awsconf.Load(context.Background(), "", "", nil)
+	if err != nil {
+		fatal("aws config", "error", err.Error())
+	}
+	p, err := ssmpolicy.Load(context.Background(), ssm.NewFromConfig(cfg), os.Getenv)
 	if err != nil {
 		fatal("policy", "error", err.Error())
 	}
@@ -51,10 +56,6 @@ func main() {
 		if a = strings.TrimSpace(a); a != "" {
 			own = append(own, a)
 		}
-	}
-	cfg, err := awsconf.Load(context.Background(), "", "", nil)
-	if err != nil {
-		fatal("aws config", "error", err.Error())
 	}
 	iamc := iamstate.New(cfg)
 	store := ledgerdb.New(cfg, table)
