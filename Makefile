@@ -39,6 +39,9 @@ lambda-%:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -tags lambda.norpc -ldflags "$(LDFLAGS)" -o $(ARTIFACTS_DIR)/bootstrap ./functions/$*
 
 build-DetectorFunction: lambda-detector
+build-RemediatorFunction: lambda-remediator
+build-SweeperFunction: lambda-sweeper
+build-BudgetFunction: lambda-budget
 
 clean:
 	rm -rf .build .aws-sam

@@ -57,7 +57,7 @@ func putBedrockMetrics(t *testing.T, cw *cloudwatch.Client, modelID string, at t
 func TestBudgetAlertsOnceAt80AndOnceAt100(t *testing.T) {
 	srv := motoserver.Start(t)
 	srv.CreateTable(t, "warden")
-	cfg := srv.Config(t)
+	cfg := srv.ConfigFor(t, "budget")
 	rec := awsconf.NewRecorder()
 	rec.Attach(&cfg)
 	cw := cloudwatch.NewFromConfig(srv.Config(t), metricsource.WithQueryProtocol())
@@ -126,7 +126,7 @@ func TestBudgetAlertsOnceAt80AndOnceAt100(t *testing.T) {
 	}
 	// A second checker (another Lambda instance) shares the markers.
 	other := *checker
-	other.Marks = budgetdb.New(dynamodb.NewFromConfig(srv.Config(t)), "warden")
+	other.Marks = budgetdb.New(dynamodb.NewFromConfig(srv.ConfigFor(t, "budget")), "warden")
 	if _, err := other.Run(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -93,7 +93,7 @@ func TestSpikeCountersConcurrentBatches(t *testing.T) {
 	var serial sync.Mutex
 	errs := make(chan error, 2*batches)
 	for h := range 2 {
-		cfg := srv.Config(t)
+		cfg := srv.ConfigFor(t, "detector")
 		cfg.HTTPClient = serialDoer{mu: &serial, inner: &http.Client{}}
 		rec.Attach(&cfg)
 		a := spikes.New(counterdb.New(dynamodb.NewFromConfig(cfg), "warden"), pol, clock, nil)
@@ -165,7 +165,7 @@ func TestSpikeBaselineFromDynamoDB(t *testing.T) {
 	pol := &policy.Policy{Spikes: policy.SpikeSettings{
 		PerPrincipal: policy.SpikeThreshold{BaselineFactor: 4, BaselineWindows: 4, Floor: 20},
 	}}
-	cfg := srv.Config(t)
+	cfg := srv.ConfigFor(t, "detector")
 	rec := awsconf.NewRecorder()
 	rec.Attach(&cfg)
 	a := spikes.New(counterdb.New(dynamodb.NewFromConfig(cfg), "warden"), pol, func() time.Time { return spikeT0 }, nil)

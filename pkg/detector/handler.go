@@ -27,6 +27,11 @@ type Batch struct {
 	// SQS reports that the batch came from SQS (answered with
 	// batchItemFailures) rather than straight from EventBridge.
 	SQS bool
+	// AlertsSent and AlertsSuppressed are filled by the alert sink for the
+	// sinks after it (metrics): alerts published, and findings folded
+	// into an alert (repeats inside a suppression window) instead.
+	AlertsSent       int
+	AlertsSuppressed int
 }
 
 // Analyzer looks at a whole batch of events, e.g. to count invocations for

@@ -1,0 +1,205 @@
+package detector_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/bedrock-warden/warden/pkg/decode"
+	"github.com/bedrock-warden/warden/pkg/detector"
+	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/normalize"
+	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/rules"
+)
+
+// recordingSink keeps a copy of every batch and returns err.
+type recordingSink struct {
+	batches []detector.Batch
+	err     func(b *detector.Batch) error
+}
+
+func (s *recordingSink) Deliver(_ context.Context, b *detector.Batch) error {
+	s.batches = append(s.batches, *b)
+	if s.err != nil {
+		return s.err(b)
+	}
+	return nil
+}
+
+type analyzerFunc func(ctx context.Context, evs []normalize.Event) ([]findings.Finding, error)
+
+func (f analyzerFunc) Analyze(ctx context.Context, evs []normalize.Event) ([]findings.Finding, error) {
+	return f(ctx, evs)
+}
+
+func newHandler(sinks ...detector.Sink) *detector.Handler {
+	p := &policy.Policy{Models: policy.ModelRules{Allow: []string{"anthropic.claude-3-5-sonnet*"}}}
+	return &detector.Handler{Core: &detector.Core{Rules: rules.New(p)}, Sinks: sinks}
+}
+
+func sample(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sqsEvent(t *testing.T, bodies ...string) []byte {
+	t.Helper()
+	var ev events.SQSEvent
+	for i, b := range bodies {
+		ev.Records = append(ev.Records, events.SQSMessage{
+			MessageId: "msg-" + string(rune('a'+i)), Body: b, EventSource: "aws:sqs", AWSRegion: "us-east-1",
+		})
+	}
+	out, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func failures(resp *events.SQSEventResponse) []string {
+	var ids []string
+	for _, f := range resp.BatchItemFailures {
+		ids = append(ids, f.ItemIdentifier)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func TestHandlerEventBridgeViolation(t *testing.T) {
+	sink := &recordingSink{}
+	h := newHandler(sink)
+	resp, err := h.Handle(t.Context(), sample(t, "invoke-model-unapproved-opus.json"))
+	if err != nil || resp != nil {
+		t.Fatalf("Handle = %v, %v; want nil, nil for EventBridge", resp, err)
+	}
+	if len(sink.batches) != 1 {
+		t.Fatalf("sink saw %d batches", len(sink.batches))
+	}
+	b := sink.batches[0]
+	if b.SQS || len(b.Events) != 1 || len(b.Errors) != 0 {
+		t.Fatalf("batch = %+v", b)
+	}
+	if len(b.Findings) != 1 || b.Findings[0].Rule != findings.RuleUnauthorizedModel ||
+		b.Findings[0].EventID != "b22f7ece-583d-429c-ae0b-5f2f8b38fcb2" {
+		t.Errorf("findings = %+v", b.Findings)
+	}
+}
+
+func TestHandlerSQSBatchReportsOnlyBadMessages(t *testing.T) {
+	sink := &recordingSink{}
+	h := newHandler(sink)
+	payload := sqsEvent(t,
+		string(sample(t, "invoke-model-allowed-sonnet.json")),
+		`{"detail": {not json`,
+		string(sample(t, "non-bedrock/s3-create-bucket.json")),
+		string(sample(t, "invoke-model-unapproved-opus.json")),
+	)
+	resp, err := h.Handle(t.Context(), payload)
+	if err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if got := failures(resp); !slices.Equal(got, []string{"msg-b", "msg-c"}) {
+		t.Errorf("batchItemFailures = %v, want the malformed and the non-Bedrock message", got)
+	}
+	b := sink.batches[0]
+	if !b.SQS || len(b.Events) != 2 || len(b.Findings) != 1 || len(b.Errors) != 2 {
+		t.Fatalf("batch: sqs %v events %d findings %d errors %d", b.SQS, len(b.Events), len(b.Findings), len(b.Errors))
+	}
+	var notBedrock int
+	for _, e := range b.Errors {
+		if errors.Is(e, detector.ErrNotBedrock) {
+			notBedrock++
+		}
+	}
+	if notBedrock != 1 {
+		t.Errorf("%d errors wrap ErrNotBedrock, want 1: %v", notBedrock, b.Errors)
+	}
+}
+
+func TestHandlerMalformedEventBridgePayloadIsAnError(t *testing.T) {
+	h := newHandler(&recordingSink{})
+	for name, payload := range map[string]string{
+		"truncated":  `{"version":"0","detail":{"eventSource":"bedrock.amazonaws.com"`,
+		"not object": `[1,2,3]`,
+		"empty":      ``,
+	} {
+		resp, err := h.Handle(t.Context(), json.RawMessage(payload))
+		if err == nil {
+			t.Errorf("%s: Handle = %v, nil; want an error so Lambda retries / dead-letters", name, resp)
+		}
+		var de *decode.Error
+		if err != nil && !errors.As(err, &de) {
+			t.Errorf("%s: error %v is not a *decode.Error", name, err)
+		}
+	}
+}
+
+func TestHandlerNonBedrockEventBridgeIsAnError(t *testing.T) {
+	h := newHandler(&recordingSink{})
+	_, err := h.Handle(t.Context(), sample(t, "non-bedrock/iam-attach-role-policy.json"))
+	if !errors.Is(err, detector.ErrNotBedrock) {
+		t.Fatalf("Handle = %v, want ErrNotBedrock", err)
+	}
+}
+
+func TestHandlerSinkPartialFailureAndWholeFailure(t *testing.T) {
+	payload := sqsEvent(t,
+		string(sample(t, "invoke-model-unapproved-opus.json")),
+		string(sample(t, "invoke-model-allowed-sonnet.json")),
+	)
+	partial := &recordingSink{err: func(*detector.Batch) error {
+		return &detector.PartialFailure{MessageIDs: []string{"msg-a"}, Err: errors.New("sns down")}
+	}}
+	after := &recordingSink{}
+	resp, err := newHandler(partial, after).Handle(t.Context(), payload)
+	if err != nil || !slices.Equal(failures(resp), []string{"msg-a"}) {
+		t.Fatalf("partial: %v, %v; want [msg-a]", failures(resp), err)
+	}
+	if len(after.batches) != 1 {
+		t.Error("a partial failure stopped the later sinks")
+	}
+
+	whole := &recordingSink{err: func(*detector.Batch) error { return errors.New("dynamodb down") }}
+	resp, err = newHandler(whole).Handle(t.Context(), payload)
+	if err != nil || !slices.Equal(failures(resp), []string{"msg-a", "msg-b"}) {
+		t.Fatalf("whole: %v, %v; want every message", failures(resp), err)
+	}
+	// EventBridge: the same sink error is the invocation's error.
+	_, err = newHandler(whole).Handle(t.Context(), sample(t, "invoke-model-unapproved-opus.json"))
+	if err == nil {
+		t.Fatal("EventBridge with a failing sink: want an error")
+	}
+}
+
+func TestHandlerAnalyzerFindingsReachSinks(t *testing.T) {
+	sink := &recordingSink{}
+	h := newHandler(sink)
+	h.Analyzers = []detector.Analyzer{analyzerFunc(func(_ context.Context, evs []normalize.Event) ([]findings.Finding, error) {
+		return []findings.Finding{{Rule: findings.RuleInvocationSpike, Fingerprint: "spike", Principal: "p", Details: map[string]string{"count": "1"}}}, nil
+	})}
+	if _, err := h.Handle(t.Context(), sample(t, "invoke-model-allowed-sonnet.json")); err != nil {
+		t.Fatal(err)
+	}
+	fs := sink.batches[0].Findings
+	if len(fs) != 1 || fs[0].Rule != findings.RuleInvocationSpike {
+		t.Errorf("findings = %+v", fs)
+	}
+	h.Analyzers = []detector.Analyzer{analyzerFunc(func(context.Context, []normalize.Event) ([]findings.Finding, error) {
+		return nil, errors.New("counter table down")
+	})}
+	if _, err := h.Handle(t.Context(), sample(t, "invoke-model-allowed-sonnet.json")); err == nil {
+		t.Error("analyzer failure: want an error")
+	}
+}

@@ -1,0 +1,179 @@
+package outputs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/bedrock-warden/warden/pkg/alerts"
+	"github.com/bedrock-warden/warden/pkg/alerts/snspub"
+	"github.com/bedrock-warden/warden/pkg/detector"
+	"github.com/bedrock-warden/warden/pkg/metrics"
+	"github.com/bedrock-warden/warden/pkg/metrics/cwput"
+	"github.com/bedrock-warden/warden/pkg/normalize"
+	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/state/dynamostore"
+)
+
+// Environment variables BuildSinks reads.
+const (
+	EnvTable            = "WARDEN_TABLE"             // state table name (required for alerts)
+	EnvTopicARN         = "WARDEN_TOPIC_ARN"         // alert topic (required for alerts)
+	EnvMetricsMode      = "WARDEN_METRICS_MODE"      // emf (default) | api | off
+	EnvMetricsNamespace = "WARDEN_METRICS_NAMESPACE" // default BedrockWarden
+	EnvAlertFormat      = "WARDEN_ALERT_FORMAT"      // text (default) | chat
+	EnvStack            = "WARDEN_STACK"             // deployment name shown in alerts
+)
+
+// Metrics modes.
+const (
+	MetricsEMF = "emf"
+	MetricsAPI = "api"
+	MetricsOff = "off"
+)
+
+// MetricsPutter sends metric data with an API call; *cwput.Putter
+// implements it.
+type MetricsPutter interface {
+	Put(ctx context.Context, ts time.Time, ds []metrics.Datum) error
+}
+
+// Metrics is the metrics sink: per batch, events processed, invocations by
+// base model and by region, findings by rule and severity, decode errors,
+// alerts sent and suppressed. With Putter nil it writes EMF lines to Out
+// (stdout when nil); else it calls Putter once per 1,000 datums.
+type Metrics struct {
+	Namespace string
+	Out       io.Writer
+	Putter    MetricsPutter
+	Now       func() time.Time
+}
+
+var _ detector.Sink = (*Metrics)(nil)
+
+// Collect returns the batch's metric data.
+func Collect(b *detector.Batch) []metrics.Datum {
+	var s metrics.Set
+	s.Add(metrics.EventsProcessed, float64(len(b.Events)))
+	s.Add(metrics.DecodeErrors, float64(len(b.Errors)))
+	s.Add(metrics.AlertsSent, float64(b.AlertsSent))
+	s.Add(metrics.AlertsSuppressed, float64(b.AlertsSuppressed))
+	for i := range b.Events {
+		ev := &b.Events[i]
+		if ev.Category != normalize.CategoryInvocation {
+			continue
+		}
+		s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimModel, Value: ev.Model.ID()})
+		s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimRegion, Value: ev.Region})
+	}
+	for i := range b.Findings {
+		f := &b.Findings[i]
+		s.Add(metrics.Findings, 1,
+			metrics.Dimension{Name: metrics.DimRule, Value: f.Rule},
+			metrics.Dimension{Name: metrics.DimSeverity, Value: string(f.Severity)})
+	}
+	return s.Datums()
+}
+
+// Deliver implements detector.Sink.
+func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
+	now := time.Now
+	if m.Now != nil {
+		now = m.Now
+	}
+	ns := m.Namespace
+	if ns == "" {
+		ns = metrics.DefaultNamespace
+	}
+	ds := Collect(b)
+	if m.Putter != nil {
+		if err := m.Putter.Put(ctx, now(), ds); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		return nil
+	}
+	out := m.Out
+	if out == nil {
+		out = os.Stdout
+	}
+	if err := metrics.WriteEMF(out, ns, now(), ds); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
+}
+
+// Clients are optional client options, for tests that point the clients at
+// a local peer speaking another protocol.
+type Clients struct {
+	SNS        []func(*sns.Options)
+	DynamoDB   []func(*dynamodb.Options)
+	CloudWatch []func(*cloudwatch.Options)
+	// EMFOut receives EMF lines (stdout when nil).
+	EMFOut io.Writer
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Outputs is what BuildSinks built.
+type Outputs struct {
+	// Alerter is nil when WARDEN_TOPIC_ARN or WARDEN_TABLE is unset.
+	Alerter *Alerter
+	Metrics *Metrics
+	// Sinks are the detector sinks, alerts before metrics (metrics read
+	// the alert counts).
+	Sinks []detector.Sink
+}
+
+// BuildSinks reads the environment (see the Env* constants) and builds the
+// alert and metrics sinks on cfg. Alerts need both WARDEN_TOPIC_ARN and
+// WARDEN_TABLE; setting only one is an error.
+func BuildSinks(ctx context.Context, cfg aws.Config, getenv func(string) string, p *policy.Policy, c Clients) (*Outputs, error) {
+	out := &Outputs{}
+	format, err := alerts.ParseFormat(getenv(EnvAlertFormat))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", EnvAlertFormat, err)
+	}
+	topic, table := strings.TrimSpace(getenv(EnvTopicARN)), strings.TrimSpace(getenv(EnvTable))
+	switch {
+	case topic != "" && table != "":
+		out.Alerter = &Alerter{
+			Store:     dynamostore.New(dynamodb.NewFromConfig(cfg, c.DynamoDB...), table),
+			Publisher: snspub.NewFromConfig(cfg, topic, c.SNS...),
+			Policy:    p,
+			Format:    format,
+			Stack:     getenv(EnvStack),
+			Now:       c.Now,
+			Log:       c.Log,
+		}
+		out.Sinks = append(out.Sinks, out.Alerter)
+	case topic != "" || table != "":
+		return nil, fmt.Errorf("alerts need both %s and %s (got topic %q, table %q)", EnvTopicARN, EnvTable, topic, table)
+	}
+	ns := strings.TrimSpace(getenv(EnvMetricsNamespace))
+	if ns == "" {
+		ns = metrics.DefaultNamespace
+	}
+	switch mode := strings.ToLower(strings.TrimSpace(getenv(EnvMetricsMode))); mode {
+	case "", MetricsEMF:
+		out.Metrics = &Metrics{Namespace: ns, Out: c.EMFOut, Now: c.Now}
+	case MetricsAPI:
+		out.Metrics = &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now}
+	case MetricsOff:
+	default:
+		return nil, fmt.Errorf("%s %q: want %s, %s or %s", EnvMetricsMode, mode, MetricsEMF, MetricsAPI, MetricsOff)
+	}
+	if out.Metrics != nil {
+		out.Sinks = append(out.Sinks, out.Metrics)
+	}
+	return out, nil
+}

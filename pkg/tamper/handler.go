@@ -1,0 +1,69 @@
+package tamper
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/bedrock-warden/warden/pkg/decode"
+	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/policy"
+)
+
+// Notifier delivers findings (the SNS alerter in production).
+type Notifier interface {
+	Notify(ctx context.Context, fs []findings.Finding) error
+}
+
+// Handler is the sentinel Lambda's handler: it decodes the EventBridge
+// event (or any shape decode accepts), runs Check on every record and
+// hands the findings to Notifier.
+type Handler struct {
+	Policy *policy.Policy
+	Stack  Stack
+	// Notifier receives the findings; nil means they are only logged.
+	Notifier Notifier
+	Log      *slog.Logger
+}
+
+// Handle processes one invocation. An undecodable record or a failed
+// notification is an error, so Lambda retries the event and then sends it
+// to the function's on-failure destination: nothing is dropped silently.
+func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) error {
+	log := h.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	var (
+		out  []findings.Finding
+		errs []error
+		seen int
+	)
+	for it := range decode.Bytes("eventbridge", payload) {
+		if it.Err != nil {
+			log.ErrorContext(ctx, "record rejected", "error", it.Err.Error())
+			errs = append(errs, it.Err)
+			continue
+		}
+		seen++
+		f, ok := Check(h.Policy, h.Stack, &it.Record, it.Origin)
+		if !ok {
+			log.DebugContext(ctx, "not a change to the stack", "eventSource", it.Record.EventSource,
+				"eventName", it.Record.EventName, "eventId", it.Record.EventID)
+			continue
+		}
+		log.WarnContext(ctx, "finding", "rule", f.Rule, "severity", f.Severity, "title", f.Title,
+			"eventId", f.EventID, "eventName", f.EventName, "principal", f.Principal,
+			"resource", f.Details["resource"], "fingerprint", f.Fingerprint)
+		out = append(out, f)
+	}
+	if len(out) > 0 && h.Notifier != nil {
+		if err := h.Notifier.Notify(ctx, out); err != nil {
+			errs = append(errs, fmt.Errorf("notify %d monitor-tampered findings: %w", len(out), err))
+		}
+	}
+	log.InfoContext(ctx, "sentinel done", "records", seen, "findings", len(out), "rejected", len(errs))
+	return errors.Join(errs...)
+}
