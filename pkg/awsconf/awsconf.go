@@ -51,10 +51,12 @@ func NewRecorder() *Recorder { return &Recorder{calls: map[string]int{}} }
 // Attach adds the recording middleware to cfg's API options.
 func (r *Recorder) Attach(cfg *aws.Config) {
 	cfg.APIOptions = append(cfg.APIOptions, func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("wardenCallRecorder",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		// Serialize runs once per operation (retries happen later, in
+		// Finalize), after every client has stored its service metadata.
+		return stack.Serialize.Add(middleware.SerializeMiddlewareFunc("wardenCallRecorder",
+			func(ctx context.Context, in middleware.SerializeInput, next middleware.SerializeHandler) (middleware.SerializeOutput, middleware.Metadata, error) {
 				r.add(IAMAction(awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)))
-				return next.HandleInitialize(ctx, in)
+				return next.HandleSerialize(ctx, in)
 			}), middleware.Before)
 	})
 }
