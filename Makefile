@@ -42,6 +42,8 @@ build-DetectorFunction: lambda-detector
 build-RemediatorFunction: lambda-remediator
 build-SweeperFunction: lambda-sweeper
 build-BudgetFunction: lambda-budget
+build-ReconcilerFunction: lambda-reconciler
+build-SentinelFunction: lambda-sentinel
 
 clean:
 	rm -rf .build .aws-sam

@@ -7,8 +7,8 @@ import (
 
 // matchPattern reports whether event (decoded JSON) matches an EventBridge
 // event pattern, for the pattern features template.yaml uses: nested
-// objects, lists of exact values, and the content filters prefix, suffix,
-// anything-but, exists and equals-ignore-case. An unsupported filter is an
+// objects, lists of exact values, $or, and the content filters prefix,
+// suffix, anything-but, exists and equals-ignore-case. An unsupported filter is an
 // error, so the test cannot pass by ignoring part of a pattern.
 func matchPattern(pattern map[string]any, event any) (bool, error) {
 	obj, ok := event.(map[string]any)
@@ -16,6 +16,28 @@ func matchPattern(pattern map[string]any, event any) (bool, error) {
 		return false, nil
 	}
 	for key, want := range pattern {
+		if key == "$or" {
+			alts, ok := want.([]any)
+			if !ok {
+				return false, fmt.Errorf("$or must be a list of patterns")
+			}
+			matched := false
+			for _, alt := range alts {
+				m, ok := alt.(map[string]any)
+				if !ok {
+					return false, fmt.Errorf("$or member %v is not a pattern", alt)
+				}
+				ok, err := matchPattern(m, event)
+				if err != nil {
+					return false, err
+				}
+				matched = matched || ok
+			}
+			if !matched {
+				return false, nil
+			}
+			continue
+		}
 		got, present := obj[key]
 		switch w := want.(type) {
 		case map[string]any:

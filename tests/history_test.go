@@ -226,27 +226,36 @@ func newHistRig(t *testing.T, now time.Time) *histRig {
 	t.Helper()
 	srv := motoserver.Start(t)
 	srv.CreateTable(t, "warden")
-	cfg := srv.Config(t)
+	// setup is the test's own client config; the detector's and the
+	// reconciler's clients record their calls for the template's IAM check.
+	setup := srv.Config(t)
+	cfg := srv.ConfigFor(t, "reconciler")
 	ctx := context.Background()
-	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("warden-alerts")})
+	topic, err := sns.NewFromConfig(setup).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("warden-alerts")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &histRig{moto: srv, trail: trailtest.New(t), cfg: cfg, table: "warden", now: now,
-		cw: cloudwatch.NewFromConfig(cfg, cwProtocol)}
+		cw: cloudwatch.NewFromConfig(setup, cwProtocol)}
 	vars := map[string]string{outputs.EnvTopicARN: aws.ToString(topic.TopicArn), outputs.EnvTable: r.table,
 		outputs.EnvStack: "warden-test", outputs.EnvMetricsMode: outputs.MetricsAPI}
 	p := policy.Default()
-	r.out, err = outputs.BuildSinks(ctx, cfg, func(k string) string { return vars[k] }, p, outputs.Clients{
-		CloudWatch: []func(*cloudwatch.Options){cwProtocol},
-		Now:        func() time.Time { return r.now },
-	})
-	if err != nil || r.out.Alerter == nil {
-		t.Fatalf("BuildSinks: %v", err)
+	build := func(fn string) *outputs.Outputs {
+		out, err := outputs.BuildSinks(ctx, srv.ConfigFor(t, fn), func(k string) string { return vars[k] }, p, outputs.Clients{
+			CloudWatch: []func(*cloudwatch.Options){cwProtocol},
+			Now:        func() time.Time { return r.now },
+		})
+		if err != nil || out.Alerter == nil {
+			t.Fatalf("BuildSinks(%s): %v", fn, err)
+		}
+		return out
 	}
+	detectorOut := build("detector")
+	r.out = build("reconciler")
 	r.trailCfg = trailConfig(t, r.trail.URL)
+	motoserver.RecorderFor("reconciler").Attach(&r.trailCfg)
 	core := &detector.Core{Rules: rules.New(p)}
-	r.detector = &detector.Handler{Core: core, Sinks: r.out.Sinks}
+	r.detector = &detector.Handler{Core: core, Sinks: detectorOut.Sinks}
 	r.recon = &detector.Handler{Core: core, Sinks: []detector.Sink{r.out.Alerter}}
 	return r
 }

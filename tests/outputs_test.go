@@ -87,11 +87,11 @@ func newOutputsRig(t *testing.T, env map[string]string) *outputsRig {
 	t.Helper()
 	srv := motoserver.Start(t)
 	srv.CreateTable(t, "warden")
-	cfg := srv.Config(t)
+	cfg := srv.ConfigFor(t, "detector")
 	rec := awsconf.NewRecorder()
 	rec.Attach(&cfg)
 	ctx := context.Background()
-	topic, err := sns.NewFromConfig(cfg).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("warden-alerts")})
+	topic, err := sns.NewFromConfig(srv.Config(t)).CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String("warden-alerts")})
 	if err != nil {
 		t.Fatalf("create topic: %v", err)
 	}

@@ -22,19 +22,27 @@ type cfn map[string]any
 
 func loadTemplate(t *testing.T) cfn {
 	t.Helper()
-	data, err := os.ReadFile("../template.yaml")
+	tpl, err := readTemplate()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tpl
+}
+
+func readTemplate() (cfn, error) {
+	data, err := os.ReadFile("../template.yaml")
+	if err != nil {
+		return nil, err
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		t.Fatalf("template.yaml: %v", err)
+		return nil, fmt.Errorf("template.yaml: %w", err)
 	}
 	v, err := cfnValue(root.Content[0])
 	if err != nil {
-		t.Fatalf("template.yaml: %v", err)
+		return nil, fmt.Errorf("template.yaml: %w", err)
 	}
-	return v.(map[string]any)
+	return v.(map[string]any), nil
 }
 
 func cfnValue(n *yaml.Node) (any, error) {
@@ -170,9 +178,17 @@ var targetLine = regexp.MustCompile(`^(build-[A-Za-z0-9]+):\s*lambda-([a-z0-9-]+
 
 func makefileTargets(t *testing.T) map[string]string {
 	t.Helper()
-	f, err := os.Open("../Makefile")
+	out, err := readMakefileTargets()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+func readMakefileTargets() (map[string]string, error) {
+	f, err := os.Open("../Makefile")
+	if err != nil {
+		return nil, err
 	}
 	defer f.Close()
 	out := map[string]string{}
@@ -182,7 +198,7 @@ func makefileTargets(t *testing.T) map[string]string {
 			out[m[1]] = m[2]
 		}
 	}
-	return out
+	return out, sc.Err()
 }
 
 // TestTemplateFunctionsBuild cross-compiles every function the template
@@ -340,5 +356,134 @@ func TestCfnLint(t *testing.T) {
 	cmd.Dir = ".."
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("cfn-lint template.yaml: %v\n%s", err, b)
+	}
+}
+
+// stackValues stands in for what CloudFormation resolves at deploy time, for
+// a stack named bedrock-warden (samconfig.toml's default).
+var stackValues = map[string]string{
+	"AWS::StackName": "bedrock-warden",
+	"AWS::Region":    "us-east-1",
+	"AWS::AccountId": "111122223333",
+	"AWS::Partition": "aws",
+	"AlertTopic":     "arn:aws:sns:us-east-1:111122223333:bedrock-warden-AlertTopic-7HJK2L3M4N5P",
+	"StateTable":     "bedrock-warden-StateTable-9ZYXWVUTSR",
+	"StateTable.Arn": "arn:aws:dynamodb:us-east-1:111122223333:table/bedrock-warden-StateTable-9ZYXWVUTSR",
+}
+
+var subRef = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
+
+// resolve replaces Ref, Fn::GetAtt and Fn::Sub with stackValues; anything
+// else it cannot resolve is an error.
+func resolve(v any) (any, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) == 1 {
+			for k, arg := range x {
+				switch k {
+				case "Ref":
+					if r, ok := stackValues[fmt.Sprint(arg)]; ok {
+						return r, nil
+					}
+					return nil, fmt.Errorf("cannot resolve Ref %v", arg)
+				case "Fn::GetAtt":
+					l, _ := arg.([]any)
+					key := fmt.Sprint(l...)
+					if len(l) == 2 {
+						key = fmt.Sprintf("%v.%v", l[0], l[1])
+					}
+					if r, ok := stackValues[key]; ok {
+						return r, nil
+					}
+					return nil, fmt.Errorf("cannot resolve GetAtt %v", arg)
+				case "Fn::Sub":
+					str, ok := arg.(string)
+					if !ok {
+						return nil, fmt.Errorf("Fn::Sub with a list is not supported here")
+					}
+					var err error
+					out := subRef.ReplaceAllStringFunc(str, func(m string) string {
+						r, ok := stackValues[m[2:len(m)-1]]
+						if !ok {
+							err = fmt.Errorf("cannot resolve %s", m)
+						}
+						return r
+					})
+					return out, err
+				}
+			}
+		}
+		out := map[string]any{}
+		for k, e := range x {
+			r, err := resolve(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = r
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			r, err := resolve(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = r
+		}
+		return out, nil
+	}
+	return v, nil
+}
+
+// TestMonitorPatternMatchesOwnResources applies the self-protection rule's
+// pattern (resolved for a stack named bedrock-warden) to the samples:
+// every change to the stack's own resources in events/monitor matches, and
+// neither the Bedrock samples nor the non-Bedrock ones do; the Bedrock rule
+// matches none of the monitor samples.
+func TestMonitorPatternMatchesOwnResources(t *testing.T) {
+	tpl := loadTemplate(t)
+	raw := props(tpl.resources()["MonitorEventsRule"])["EventPattern"]
+	resolved, err := resolve(raw)
+	if err != nil {
+		t.Fatalf("MonitorEventsRule pattern: %v", err)
+	}
+	monitor := resolved.(map[string]any)
+	bedrock := props(tpl.resources()["BedrockEventsRule"])["EventPattern"].(map[string]any)
+	for glob, wantMonitor := range map[string]bool{
+		"../events/monitor/*.json":     true,
+		"../events/*.json":             false,
+		"../events/non-bedrock/*.json": false,
+	} {
+		files, _ := filepath.Glob(glob)
+		if len(files) == 0 {
+			t.Fatalf("no files match %s", glob)
+		}
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			var ev any
+			if err := json.Unmarshal(data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			got, err := matchPattern(monitor, ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != wantMonitor {
+				t.Errorf("%s: monitor pattern match = %v, want %v", f, got, wantMonitor)
+			}
+			if wantMonitor {
+				if b, _ := matchPattern(bedrock, ev); b {
+					t.Errorf("%s: the Bedrock rule matches a monitor event", f)
+				}
+			}
+		}
+	}
+	// A parameter outside the stack's path does not match.
+	other := map[string]any{"source": "aws.ssm", "detail-type": "AWS API Call via CloudTrail",
+		"detail": map[string]any{"eventSource": "ssm.amazonaws.com", "eventName": "PutParameter",
+			"requestParameters": map[string]any{"name": "/other-app/flag"}}}
+	if got, _ := matchPattern(monitor, other); got {
+		t.Error("monitor pattern matches another application's parameter")
 	}
 }

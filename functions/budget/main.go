@@ -1,61 +1,53 @@
 // Command budget is the scheduled Lambda (default every 5 minutes) that
 // compares per-model Bedrock usage from CloudWatch with the policy's
 // budgets and raises budget-warning and budget-exceeded findings once per
-// period each.
+// period each, through the same alert path as the detector.
 //
-// Environment: WARDEN_TABLE (state table, required); the policy from the SSM
-// parameter named by WARDEN_POLICY_PARAMETER, else WARDEN_POLICY (YAML),
-// else the embedded default (see ssmpolicy.Load and policy.FromEnv);
-// WARDEN_TOPIC_ARN (alert topic, for the SNS publisher; until it is wired
-// here, findings are written to the JSON log by budget.LogNotifier).
+// Environment: WARDEN_TABLE (state table, required), WARDEN_TOPIC_ARN and
+// the other alert variables (package outputs), and the policy (package
+// lambdaenv).
 package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
+	"errors"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/budget"
 	"github.com/bedrock-warden/warden/pkg/budget/budgetdb"
 	"github.com/bedrock-warden/warden/pkg/budget/metricsource"
-	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
+	"github.com/bedrock-warden/warden/pkg/lambdaenv"
+	"github.com/bedrock-warden/warden/pkg/outputs"
 )
 
 func main() {
 	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table := os.Getenv("WARDEN_TABLE")
+	env := lambdaenv.MustLoad(ctx)
+	table := env.Getenv(outputs.EnvTable)
 	if table == "" {
-		log.Error("WARDEN_TABLE is not set")
-		os.Exit(1)
+		env.Fatal("config", errors.New("WARDEN_TABLE is not set"))
 	}
-	cfg, err := awsconf.Load(ctx, "", "", nil)
+	out, err := outputs.BuildSinks(ctx, env.AWS, env.Getenv, env.Policy, outputs.Clients{Log: env.Log})
 	if err != nil {
-		log.Error("aws config", "error", err.Error())
-		os.Exit(1)
+		env.Fatal("outputs", err)
 	}
-	p, err := ssmpolicy.Load(ctx, ssm.NewFromConfig(cfg), os.Getenv)
-	if err != nil {
-		log.Error("policy", "error", err.Error())
-		os.Exit(1)
-	}
-	if os.Getenv("WARDEN_TOPIC_ARN") != "" {
-		log.Warn("WARDEN_TOPIC_ARN is set but the SNS publisher is not wired yet: budget findings go to this log only")
+	var notifier budget.Notifier = budget.LogNotifier{Logger: env.Log}
+	if out.Alerter != nil {
+		notifier = out.Alerter
+	} else {
+		env.Log.Warn("alerts disabled: WARDEN_TOPIC_ARN is not set; budget findings are only logged")
 	}
 	c := &budget.Checker{
-		Policy:   p,
-		Source:   metricsource.NewFromConfig(cfg),
-		Marks:    budgetdb.New(dynamodb.NewFromConfig(cfg), table),
-		Notifier: budget.LogNotifier{Logger: log}, // TODO(lead): the SNS alert publisher
+		Policy:   env.Policy,
+		Source:   metricsource.NewFromConfig(env.AWS),
+		Marks:    budgetdb.New(dynamodb.NewFromConfig(env.AWS), table),
+		Notifier: notifier,
 		Now:      time.Now,
-		Logger:   log,
-		Region:   cfg.Region,
+		Logger:   env.Log,
+		Region:   env.AWS.Region,
 	}
 	lambda.Start(c.Handle)
 }

@@ -8,12 +8,11 @@
 // WARDEN_RECONCILE_REGIONS (package reconcile); WARDEN_TOPIC_ARN,
 // WARDEN_TABLE, WARDEN_ALERT_FORMAT, WARDEN_STACK, WARDEN_METRICS_MODE,
 // WARDEN_METRICS_NAMESPACE (package outputs); the policy variables
-// (WARDEN_POLICY, …).
+// (package lambdaenv).
 package main
 
 import (
 	"context"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -21,39 +20,27 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/heartbeat"
 	"github.com/bedrock-warden/warden/pkg/heartbeat/cwmetric"
 	"github.com/bedrock-warden/warden/pkg/heartbeat/statedb"
 	"github.com/bedrock-warden/warden/pkg/history"
 	"github.com/bedrock-warden/warden/pkg/history/trail"
+	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
-	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/reconcile"
 	"github.com/bedrock-warden/warden/pkg/rules"
 )
 
 func main() {
 	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	fatal := func(what string, err error) {
-		log.Error(what, "error", err.Error())
-		os.Exit(1)
-	}
-	p, err := policy.FromEnv(os.Getenv)
-	if err != nil {
-		fatal("policy", err)
-	}
-	cfg, err := awsconf.Load(ctx, "", "", nil)
-	if err != nil {
-		fatal("aws config", err)
-	}
+	env := lambdaenv.MustLoad(ctx)
+	log, cfg, p, fatal := env.Log, env.AWS, env.Policy, env.Fatal
 	conf, err := reconcile.ConfigFromEnv(os.Getenv, cfg.Region)
 	if err != nil {
 		fatal("reconcile config", err)
 	}
-	out, err := outputs.BuildSinks(ctx, cfg, os.Getenv, p, outputs.Clients{Log: log})
+	out, err := outputs.BuildSinks(ctx, cfg, env.Getenv, p, outputs.Clients{Log: log})
 	if err != nil {
 		fatal("outputs", err)
 	}

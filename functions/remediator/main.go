@@ -5,22 +5,18 @@
 // docs/remediation.md.
 //
 // Environment: WARDEN_STACK, WARDEN_TABLE, WARDEN_TOPIC_ARN (required),
-// WARDEN_OWN_ROLE_ARNS (comma list), WARDEN_POLICY_PARAMETER or WARDEN_POLICY
-// and the other policy variables (see package ssmpolicy).
+// WARDEN_OWN_ROLE_ARNS (comma list), and the policy (package lambdaenv).
 package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
-	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
+	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/remediation"
 	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
 	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
@@ -29,18 +25,11 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	env := lambdaenv.MustLoad(context.Background())
+	log, cfg, p := env.Log, env.AWS, env.Policy
 	fatal := func(msg string, args ...any) {
 		log.Error(msg, args...)
 		os.Exit(1)
-	}
-	cfg, err := awsconf.Load(context.Background(), "", "", nil)
-	if err != nil {
-		fatal("aws config", "error", err.Error())
-	}
-	p, err := ssmpolicy.Load(context.Background(), ssm.NewFromConfig(cfg), os.Getenv)
-	if err != nil {
-		fatal("policy", "error", err.Error())
 	}
 	for rule, action := range p.Remediation.Actions {
 		if !remediation.ValidAction(action) {

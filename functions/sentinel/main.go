@@ -6,42 +6,28 @@
 // Environment: WARDEN_STACK, WARDEN_RULE_NAMES, WARDEN_FUNCTION_NAMES,
 // WARDEN_TOPIC_ARN, WARDEN_TABLE, WARDEN_PARAMETER_PATH (package tamper;
 // WARDEN_TOPIC_ARN and WARDEN_TABLE also configure the alerts, package
-// outputs), WARDEN_ALERT_FORMAT, and the policy variables (WARDEN_POLICY, …).
+// outputs), WARDEN_ALERT_FORMAT, and the policy (package lambdaenv).
 package main
 
 import (
 	"context"
-	"log/slog"
-	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
+	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
-	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/tamper"
 )
 
 func main() {
 	ctx := context.Background()
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	fatal := func(what string, err error) {
-		log.Error(what, "error", err.Error())
-		os.Exit(1)
-	}
-	p, err := policy.FromEnv(os.Getenv)
-	if err != nil {
-		fatal("policy", err)
-	}
-	stack, err := tamper.StackFromEnv(os.Getenv)
+	env := lambdaenv.MustLoad(ctx)
+	log, cfg, p, fatal := env.Log, env.AWS, env.Policy, env.Fatal
+	stack, err := tamper.StackFromEnv(env.Getenv)
 	if err != nil {
 		fatal("stack resources", err)
 	}
-	cfg, err := awsconf.Load(ctx, "", "", nil)
-	if err != nil {
-		fatal("aws config", err)
-	}
-	out, err := outputs.BuildSinks(ctx, cfg, os.Getenv, p, outputs.Clients{Log: log})
+	out, err := outputs.BuildSinks(ctx, cfg, env.Getenv, p, outputs.Clients{Log: log})
 	if err != nil {
 		fatal("outputs", err)
 	}

@@ -150,6 +150,10 @@ func (r *Remediator) Handle(ctx context.Context, f findings.Finding) (Record, er
 	if err := r.Claims.Complete(ctx, f.Fingerprint, mode, rec.ID, until); err != nil {
 		return rec, fmt.Errorf("complete claim: %w", err)
 	}
+	if rec.ID != "" {
+		// One line per ledger record: the dashboard counts these.
+		log.Info("remediation recorded", "id", rec.ID, "mode", rec.Mode, "action", rec.Action, "result", rec.Result)
+	}
 	return rec, nil
 }
 
