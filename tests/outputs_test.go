@@ -325,6 +325,19 @@ func checkAlertExample(t *testing.T, m motoserver.SNSMessage) {
 			t.Errorf("docs/alerts.md does not quote the example line %q", line)
 		}
 	}
+	// The README's Alerts section quotes it down to the fingerprint line.
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, "Next steps:") {
+			break
+		}
+		if line != "" && !strings.Contains(string(readme), line) {
+			t.Errorf("README.md does not quote the example line %q", line)
+		}
+	}
 }
 
 // The chat format goes through SNS unchanged: a Chatbot custom
