@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bedrock-warden/warden/internal/samples"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/history"
 	"github.com/bedrock-warden/warden/pkg/history/trailtest"
@@ -216,10 +216,7 @@ func (s sampleLookup) Lookup(_ context.Context, q history.Query) (history.Page, 
 // The public samples (partial records, odd timestamps, redactions) go
 // through the scan pipeline without input errors.
 func TestScanAcceptsPublicSamples(t *testing.T) {
-	files, err := filepath.Glob("/work/shared/samples/cloudtrail-public/*.json")
-	if err != nil || len(files) == 0 {
-		t.Skip("public samples not present")
-	}
+	files := samples.Files(t)
 	var records []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -9,26 +9,20 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bedrock-warden/warden/internal/samples"
 )
 
-// samplesDir is /work/shared/samples/cloudtrail-public, found from this
-// file's location (pkg/decode → ../../../shared/...).
+// samplesDir is testdata/cloudtrail-public at the repository root: real
+// public CloudTrail records (see SOURCES.md there).
 func samplesDir(t testing.TB) string {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("runtime.Caller failed")
-	}
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "samples", "cloudtrail-public")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("public samples directory %s is absent: %v", dir, err)
-	}
-	return dir
+	samples.Files(t)
+	return samples.Dir()
 }
 
 func collect(t testing.TB, seq func(func(Item) bool)) []Item {

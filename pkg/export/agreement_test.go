@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/bedrock-warden/warden/internal/corpus"
+	"github.com/bedrock-warden/warden/internal/samples"
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/export"
@@ -78,9 +79,8 @@ func sources(t *testing.T) []source {
 	if len(out) < 10 {
 		t.Fatalf("only %d sample events found in events/", len(out))
 	}
-	// Real public CloudTrail records (partial, redacted) when this machine
-	// has them; they are not part of the repository.
-	public, _ := filepath.Glob("/work/shared/samples/cloudtrail-public/*.json")
+	// Real public CloudTrail records (partial, redacted).
+	public := samples.Files(t)
 	for _, f := range public {
 		b, err := os.ReadFile(f)
 		if err != nil {

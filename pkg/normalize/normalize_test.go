@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bedrock-warden/warden/internal/samples"
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"pgregory.net/rapid"
 )
@@ -382,8 +383,8 @@ func TestNormalizeNilAndEmpty(t *testing.T) {
 	}
 }
 
-// samplesDir holds real public CloudTrail records (read-only, shared).
-var samplesDir = filepath.Join("..", "..", "..", "shared", "samples", "cloudtrail-public")
+// samplesDir holds real public CloudTrail records (testdata/cloudtrail-public).
+var samplesDir = samples.Dir()
 
 func loadSample(t *testing.T, name string) *decode.Record {
 	t.Helper()

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bedrock-warden/warden/internal/samples"
 	"github.com/bedrock-warden/warden/pkg/alerts"
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
@@ -21,11 +22,7 @@ import (
 // formats: no panic, every message within SNS's limits, every body parses
 // back, and a second delivery alerts nothing.
 func TestPublicSamplesAlert(t *testing.T) {
-	dir := "/work/shared/samples/cloudtrail-public"
-	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	if len(files) == 0 {
-		t.Skip("no public samples on this machine")
-	}
+	files := samples.Files(t)
 	// A strict policy, so most samples produce findings.
 	p := &policy.Policy{
 		Models:  policy.ModelRules{Allow: []string{"amazon.titan-text-lite*"}},

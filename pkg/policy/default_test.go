@@ -75,7 +75,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 
 // TestDefaultPolicyJudgesSamples pins what the default policy says about
 // the models and regions in the repository's public CloudTrail samples
-// (/work/shared/samples/cloudtrail-public) and a few current ids.
+// (testdata/cloudtrail-public) and a few current ids.
 func TestDefaultPolicyJudgesSamples(t *testing.T) {
 	p := Default()
 	models := []struct {

@@ -3,11 +3,11 @@ package tamper_test
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bedrock-warden/warden/internal/samples"
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/policy"
@@ -247,10 +247,7 @@ func TestStackFromEnv(t *testing.T) {
 // The public CloudTrail samples (partial, redacted) never panic and, being
 // Bedrock or S3 events, never report tampering.
 func TestCheckAcceptsPublicSamples(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/samples/cloudtrail-public/*.json")
-	if len(files) == 0 {
-		t.Skip("public samples not present")
-	}
+	files := samples.Files(t)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
