@@ -3,12 +3,15 @@ package tests
 import (
 	"fmt"
 	"strings"
+
+	"github.com/bedrock-warden/warden/pkg/glob"
 )
 
 // matchPattern reports whether event (decoded JSON) matches an EventBridge
 // event pattern, for the pattern features template.yaml uses: nested
 // objects, lists of exact values, $or, and the content filters prefix,
-// suffix, anything-but, exists and equals-ignore-case. An unsupported filter is an
+// suffix, anything-but, exists, equals-ignore-case and wildcard ('*' any
+// run of characters, as EventBridge and IAM mean it). An unsupported filter is an
 // error, so the test cannot pass by ignoring part of a pattern.
 func matchPattern(pattern map[string]any, event any) (bool, error) {
 	obj, ok := event.(map[string]any)
@@ -102,6 +105,8 @@ func matchFilter(f map[string]any, got any, present bool) (bool, error) {
 			return present && isString && strings.HasSuffix(s, fmt.Sprint(arg)), nil
 		case "equals-ignore-case":
 			return present && isString && strings.EqualFold(s, fmt.Sprint(arg)), nil
+		case "wildcard":
+			return present && isString && glob.Match(fmt.Sprint(arg), s), nil
 		case "anything-but":
 			if !present {
 				return false, nil

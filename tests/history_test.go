@@ -474,111 +474,6 @@ func tamperPattern(t *testing.T) map[string]any {
 	return p
 }
 
-// ebMatch matches an event against an EventBridge pattern for the features
-// the tamper pattern uses: nested objects, exact values, $or, prefix,
-// suffix and wildcard. Anything else is an error.
-func ebMatch(pattern map[string]any, event any) (bool, error) {
-	obj, _ := event.(map[string]any)
-	for key, want := range pattern {
-		if key == "$or" {
-			branches, ok := want.([]any)
-			if !ok {
-				return false, fmt.Errorf("$or must be a list")
-			}
-			matched := false
-			for _, b := range branches {
-				bp, ok := b.(map[string]any)
-				if !ok {
-					return false, fmt.Errorf("$or branch must be an object")
-				}
-				m, err := ebMatch(bp, event)
-				if err != nil {
-					return false, err
-				}
-				matched = matched || m
-			}
-			if !matched {
-				return false, nil
-			}
-			continue
-		}
-		got, present := obj[key]
-		switch w := want.(type) {
-		case map[string]any:
-			m, err := ebMatch(w, got)
-			if err != nil || !m {
-				return false, err
-			}
-		case []any:
-			if !present {
-				return false, nil
-			}
-			vals := []any{got}
-			if list, ok := got.([]any); ok {
-				vals = list
-			}
-			hit := false
-			for _, v := range vals {
-				for _, a := range w {
-					m, err := ebValue(a, v)
-					if err != nil {
-						return false, err
-					}
-					hit = hit || m
-				}
-			}
-			if !hit {
-				return false, nil
-			}
-		default:
-			return false, fmt.Errorf("key %q: want an object or a list", key)
-		}
-	}
-	return true, nil
-}
-
-func ebValue(filter, v any) (bool, error) {
-	s, isString := v.(string)
-	f, ok := filter.(map[string]any)
-	if !ok {
-		return fmt.Sprint(filter) == fmt.Sprint(v), nil
-	}
-	for op, arg := range f {
-		a, _ := arg.(string)
-		switch op {
-		case "prefix":
-			return isString && strings.HasPrefix(s, a), nil
-		case "suffix":
-			return isString && strings.HasSuffix(s, a), nil
-		case "wildcard":
-			return isString && wildcardMatch(a, s), nil
-		default:
-			return false, fmt.Errorf("filter %q not supported by this test", op)
-		}
-	}
-	return false, fmt.Errorf("empty filter")
-}
-
-// wildcardMatch: '*' matches any run of characters.
-func wildcardMatch(p, s string) bool {
-	parts := strings.Split(p, "*")
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	for i, part := range parts[1:] {
-		if i == len(parts)-2 {
-			return strings.HasSuffix(s, part)
-		}
-		k := strings.Index(s, part)
-		if k < 0 {
-			return false
-		}
-		s = s[k+len(part):]
-	}
-	return s == ""
-}
-
 func tamperEnvelope(source, name, params, response string) string {
 	if response == "" {
 		response = "null"
@@ -632,7 +527,7 @@ func TestTamperEventPattern(t *testing.T) {
 		if err := json.Unmarshal([]byte(env), &ev); err != nil {
 			t.Fatalf("%s %s: bad test envelope: %v", c.source, c.name, err)
 		}
-		got, err := ebMatch(pattern, ev)
+		got, err := matchPattern(pattern, ev)
 		if err != nil {
 			t.Fatalf("pattern: %v", err)
 		}
