@@ -45,5 +45,9 @@ build-BudgetFunction: lambda-budget
 build-ReconcilerFunction: lambda-reconciler
 build-SentinelFunction: lambda-sentinel
 
+## bench: throughput, allocations, cold start, RSS and AWS calls; writes BENCHMARKS.md
+bench:
+	bash bench/run.sh
+
 clean:
 	rm -rf .build .aws-sam

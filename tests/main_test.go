@@ -181,7 +181,7 @@ var reviewed = map[string][]string{
 		"logs:CreateLogStream", "logs:PutLogEvents",
 		"iam:GetRole", "iam:GetUser", "iam:ListRoleTags", "iam:ListUserTags", "iam:ListRolePolicies", "iam:ListUserPolicies",
 		"iam:GetRolePolicy", "iam:GetUserPolicy", "iam:ListAttachedRolePolicies", "iam:ListAttachedUserPolicies",
-		"iam:ListAccessKeys", "iam:GetPolicy", "iam:GetPolicyVersion",
+		"iam:ListAccessKeys", "iam:ListServiceSpecificCredentials", "iam:GetPolicy", "iam:GetPolicyVersion",
 		"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
 		"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:AttachUserPolicy", "iam:UpdateAccessKey", "iam:UpdateServiceSpecificCredential",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",

@@ -113,7 +113,7 @@ func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time
 			Actions: e.pol.Remediation.Actions, MaxActionsPerHour: e.pol.Remediation.MaxActionsPerHour,
 			QuarantineTTL: e.pol.Remediation.QuarantineTTL.D(),
 			Guard: remediation.Guard{Policy: e.pol, ProtectedTag: e.pol.Remediation.ProtectedTag,
-				OwnRoleARNs: []string{"arn:aws:iam::" + remAccount + ":role/warden-remediator"}, StackName: remStack},
+				OwnRoleARNs: []string{"arn:aws:iam::" + remAccount + ":role/warden-remediator"}, StackName: remStack, Account: remAccount},
 		},
 		Mode:    &remediation.ModeCache{Store: ssmmode.New(cfg, remStack), Now: e.clock.Now, Log: log},
 		IAM:     client,

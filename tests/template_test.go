@@ -487,3 +487,82 @@ func TestMonitorPatternMatchesOwnResources(t *testing.T) {
 		t.Error("monitor pattern matches another application's parameter")
 	}
 }
+
+// TestDeadLetterQueuesAdmitTheirRules checks that every EventBridge target's
+// dead-letter queue has a queue policy letting that rule send to it, and
+// every SNS subscription's redrive queue one letting its topic send:
+// otherwise undeliverable events are silently lost.
+func TestDeadLetterQueuesAdmitTheirRules(t *testing.T) {
+	tpl := loadTemplate(t)
+	res := tpl.resources()
+	// queue logical id → the SourceArn values its policies allow.
+	allowed := map[string][]string{}
+	for _, r := range res {
+		if r["Type"] != "AWS::SQS::QueuePolicy" {
+			continue
+		}
+		var queues []string
+		for _, q := range stringList(anyList(props(r)["Queues"])) {
+			queues = append(queues, q)
+		}
+		doc, _ := props(r)["PolicyDocument"].(map[string]any)
+		sts, _ := doc["Statement"].([]any)
+		for _, st := range sts {
+			cond, _ := st.(map[string]any)["Condition"].(map[string]any)
+			eq, _ := cond["ArnEquals"].(map[string]any)
+			for _, v := range anyList(eq["aws:SourceArn"]) {
+				for _, q := range queues {
+					allowed[q] = append(allowed[q], fmt.Sprint(v))
+				}
+			}
+		}
+	}
+	check := func(what, queueRef string, source any) {
+		want := fmt.Sprint(source)
+		for _, a := range allowed[queueRef] {
+			if a == want {
+				return
+			}
+		}
+		t.Errorf("%s: dead-letter queue %s does not admit %s (allowed: %v)", what, queueRef, want, allowed[queueRef])
+	}
+	for id, r := range res {
+		switch r["Type"] {
+		case "AWS::Events::Rule":
+			targets := anyList(props(r)["Targets"])
+			if m, ok := props(r)["Targets"].(map[string]any); ok {
+				fi, _ := m["Fn::If"].([]any)
+				if len(fi) != 3 {
+					t.Fatalf("%s: Targets is neither a list nor an Fn::If", id)
+				}
+				targets = append(anyList(fi[1]), anyList(fi[2])...)
+			}
+			for _, tg := range targets {
+				dlc, _ := tg.(map[string]any)["DeadLetterConfig"].(map[string]any)
+				ga, _ := dlc["Arn"].(map[string]any)["Fn::GetAtt"].([]any)
+				if len(ga) == 0 {
+					t.Errorf("%s: a target has no dead-letter queue", id)
+					continue
+				}
+				check(id, fmt.Sprintf("map[Ref:%v]", ga[0]), map[string]any{"Fn::GetAtt": []any{id, "Arn"}})
+			}
+		case "AWS::SNS::Subscription":
+			rp, _ := props(r)["RedrivePolicy"].(map[string]any)
+			if rp == nil {
+				continue
+			}
+			ga, _ := rp["deadLetterTargetArn"].(map[string]any)["Fn::GetAtt"].([]any)
+			check(id, fmt.Sprintf("map[Ref:%v]", ga[0]), props(r)["TopicArn"])
+		}
+	}
+}
+
+func anyList(v any) []any {
+	switch x := v.(type) {
+	case []any:
+		return x
+	case nil:
+		return nil
+	}
+	return []any{v}
+}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/remediation"
@@ -46,6 +48,13 @@ func main() {
 			own = append(own, a)
 		}
 	}
+	// The account these credentials act in: findings about principals of
+	// any other account are refused (IAM calls by name would reach a
+	// same-named principal here).
+	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(context.Background(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		fatal("sts get-caller-identity", "error", err.Error())
+	}
 	iamc := iamstate.New(cfg)
 	store := ledgerdb.New(cfg, table)
 	r := &remediation.Remediator{
@@ -53,7 +62,7 @@ func main() {
 			Actions:           p.Remediation.Actions,
 			MaxActionsPerHour: p.Remediation.MaxActionsPerHour,
 			QuarantineTTL:     p.Remediation.QuarantineTTL.D(),
-			Guard:             remediation.Guard{Policy: p, ProtectedTag: p.Remediation.ProtectedTag, OwnRoleARNs: own, StackName: stack},
+			Guard:             remediation.Guard{Policy: p, ProtectedTag: p.Remediation.ProtectedTag, OwnRoleARNs: own, StackName: stack, Account: aws.ToString(id.Account)},
 		},
 		Mode:    &remediation.ModeCache{Store: ssmmode.New(cfg, stack), Log: log},
 		IAM:     iamc,

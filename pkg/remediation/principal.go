@@ -64,9 +64,14 @@ type Exempter interface {
 // Guard holds what decides that a principal must never be touched.
 type Guard struct {
 	Policy       Exempter
-	ProtectedTag string   // default "bedrock-warden:protected"
+	ProtectedTag string   // default "bedrock-warden:protected"; any value protects
 	OwnRoleARNs  []string // the stack's own roles
-	StackName    string   // principals whose name starts with it are the stack's
+	StackName    string   // principals named "<stack>-…" or under /bedrock-warden/<stack>/ are the stack's
+	// Account is the account the remediator's credentials act in. A finding
+	// about a principal of another account (events forwarded from member
+	// accounts) is refused: IAM calls by name would reach a same-named
+	// principal here.
+	Account string
 }
 
 // identityCenterAdvice tells on-call what to do for an IAM Identity Center
@@ -94,6 +99,10 @@ func (g Guard) Screen(f findings.Finding) (p Principal, refused, advice string) 
 }
 
 func (g Guard) screenPrincipal(p Principal, original string) (refused, advice string) {
+	if g.Account != "" && p.Account != g.Account {
+		return "the principal is in account " + p.Account + "; this remediator acts only in its own account " + g.Account,
+			"remediate it from a Bedrock Warden stack deployed in account " + p.Account + " (see docs/deploy.md, a whole organisation)"
+	}
 	if strings.HasPrefix(p.Path, "/aws-service-role/") {
 		return "the principal is a service-linked role", ""
 	}
@@ -108,8 +117,8 @@ func (g Guard) screenPrincipal(p Principal, original string) (refused, advice st
 			return "the principal is one of Bedrock Warden's own roles", ""
 		}
 	}
-	if g.StackName != "" && strings.HasPrefix(p.Name, g.StackName) {
-		return "the principal's name starts with the stack name " + g.StackName + ": it belongs to Bedrock Warden", ""
+	if g.StackName != "" && (strings.HasPrefix(p.Name, g.StackName+"-") || strings.HasPrefix(p.Path, "/bedrock-warden/"+g.StackName+"/")) {
+		return "the principal belongs to the Bedrock Warden stack " + g.StackName, ""
 	}
 	return "", ""
 }
@@ -127,8 +136,10 @@ func (g Guard) ScreenState(st State) (refused, advice string) {
 	if r, a := g.screenPrincipal(st.Principal, st.Principal.ARN); r != "" {
 		return r, a
 	}
+	// Any value protects, as the remediator role's IAM deny does
+	// (a Null condition on aws:ResourceTag/<tag>).
 	tag := g.protectedTag()
-	if v, ok := st.Tags[tag]; ok && !strings.EqualFold(v, "false") {
+	if _, ok := st.Tags[tag]; ok {
 		return "the principal carries the protected tag " + tag, ""
 	}
 	return "", ""

@@ -1,0 +1,134 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bedrock-warden/warden/bench/awscalls"
+	"github.com/bedrock-warden/warden/bench/coldstart"
+	"github.com/bedrock-warden/warden/bench/opa"
+)
+
+func sample() *Results {
+	return &Results{
+		Machine: Machine{CPU: "Test CPU", Cores: 2, GoVersion: "go1.26", OSArch: "linux/amd64", Date: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)},
+		Command: "make bench",
+		Corpora: []Corpus{{Name: "10k", Events: 10000, Bytes: 15_000_000, Seed: 1, Mix: "standard", Generate: 80 * time.Millisecond, DecodePass: 100 * time.Millisecond}},
+		Benches: []Bench{
+			{Key: "valid", Name: "json.Valid", Corpus: "10k", NsPerEvent: 5000, AvgEventBytes: 1500},
+			{Key: "detect", Name: "ours", Corpus: "10k", NsPerEvent: 9000, BytesPerOp: 2000, AllocsPerOp: 9, AvgEventBytes: 1500},
+			{Key: "detect-benign", Name: "ours benign", Corpus: "10k-benign", NsPerEvent: 9000, AllocsPerOp: 11, AvgEventBytes: 1500},
+			{Key: "opa", Name: "opa", Corpus: "10k", NsPerEvent: 400000, AllocsPerOp: 1500, AvgEventBytes: 1500},
+		},
+		Agreement: []Agreement{{Policy: "default", Events: 10000, Tallies: []opa.Tally{{Rule: "unauthorized-model", Go: 84, OPA: 84}, {Rule: "api-key-used", Go: 83, OPA: 82}},
+			Mismatches: 1, Examples: []opa.Mismatch{{Index: 7, Go: []string{"api-key-used"}}}}},
+		ColdStart: &ColdStart{Runs: 20, Ready: coldstart.Stats{Median: 12 * time.Millisecond, P90: 40 * time.Millisecond}, BinaryAMD64: 12 << 20, BinaryARM64: 11 << 20},
+		RSS:       []RSS{{Records: 10000, PayloadBytes: 21 << 20, BaselineKB: 30000, PeakKB: 60 * 1024}},
+		AWSCalls: []awscalls.Result{
+			{Scenario: awscalls.Scenario{Mix: "benign", Metrics: "api", Intake: awscalls.Intake{Name: "one batch"}}, Events: 1000, Invocations: 1, Calls: map[string]int{"cloudwatch:PutMetricData": 1}},
+			{Scenario: awscalls.Scenario{Mix: "benign", Metrics: "emf", Intake: awscalls.Intake{Name: "direct"}, SpikesOff: true}, Events: 1000, Invocations: 1000, Calls: map[string]int{"cloudwatch:PutMetricData": 1}},
+		},
+		AWSEvents: 1000,
+	}
+}
+
+func TestGoalsJudgeTheFigures(t *testing.T) {
+	got := map[string]string{}
+	for _, g := range Goals(sample()) {
+		got[g.Goal] = g.Status + " " + g.Figure
+	}
+	want := map[string]string{
+		"hot path ≥ 0.5 × json.Valid events/s":         "PASS 0.556 ×",
+		"hot path ≥ 20 × OPA events/s":                 "PASS 44.4 ×",
+		"≤ 10 allocations per benign event":            "MISS 11 allocs/event",
+		"cold start < 30 ms (exec → ready, median)":    "PASS 12.0 ms (p90 40.0 ms)",
+		"peak RSS < 50 MB for the 10,000-record batch": "MISS 60.0 MB",
+		"1,000 benign events, api metrics, one batch, spike detection on: 0 SNS, 0 DynamoDB writes, ≤ 1 PutMetricData": "PASS 0 SNS, 0 DynamoDB writes, 1 PutMetricData",
+		"1,000 benign events, emf metrics, direct, spike detection off: 0 SNS, 0 DynamoDB writes, 0 PutMetricData":     "MISS 0 SNS, 0 DynamoDB writes, 1 PutMetricData",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("goal %q: %q, want %q", k, got[k], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("goals %v, want %d of them", got, len(want))
+	}
+}
+
+func TestGoalsNotMeasured(t *testing.T) {
+	for _, g := range Goals(&Results{}) {
+		if g.Status != NotMeasured {
+			t.Errorf("goal %q is %s with nothing measured", g.Goal, g.Status)
+		}
+	}
+	// A slow hot path misses, whatever else holds.
+	r := sample()
+	r.Benches[1].NsPerEvent = 11000
+	if g := Goals(r)[0]; g.Status != Miss {
+		t.Errorf("0.45 × json.Valid judged %s", g.Status)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	var b strings.Builder
+	r := sample()
+	r.ColdStart = nil
+	r.ColdErr = "the build failed"
+	if err := Write(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	md := b.String()
+	for _, s := range []string{
+		"Test CPU, 2 cores, go1.26, linux/amd64",
+		"| ≤ 10 allocations per benign event | 11 allocs/event | **MISS** |",
+		"| ours | 10k | 111,111 | 9,000 | 167 | 2,000 | 9 |",
+		"ours ÷ `json.Valid` (events/s): **0.56**",
+		"ours ÷ OPA (events/s): **44.4**",
+		"**1 events disagree**",
+		"| api-key-used | 83 | 82 ≠ |",
+		"event 7: Go [api-key-used], OPA []",
+		"Not measured: the build failed",
+		"cloudwatch:PutMetricData 1",
+		"make bench",
+	} {
+		if !strings.Contains(md, s) {
+			t.Errorf("report lacks %q", s)
+		}
+	}
+	if t.Failed() {
+		t.Log(md)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -1500: "-1,500"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestExplain(t *testing.T) {
+	r := sample()
+	r.RSS = append(r.RSS, RSS{Records: 100, PeakKB: 12 * 1024})
+	notes := strings.Join(Explain(r), "\n")
+	if !strings.Contains(notes, "Peak RSS misses for 10,000 records") || !strings.Contains(notes, "the peak is 12.0 MB") {
+		t.Errorf("no RSS explanation in %q", notes)
+	}
+	if !strings.Contains(notes, "one PutMetricData call per invocation") {
+		t.Errorf("no PutMetricData explanation in %q", notes)
+	}
+	r.AWSCalls[1].SpikesOff = false
+	r.AWSCalls[1].Calls = map[string]int{"dynamodb:UpdateItem": 42}
+	if notes := strings.Join(Explain(r), "\n"); !strings.Contains(notes, "Per 1,000 benign events: 42 (direct).") {
+		t.Errorf("no spike-counter explanation in %q", notes)
+	}
+	r.AWSCalls[1].Calls = map[string]int{}
+	r.RSS = []RSS{{Records: 10000, PeakKB: 40 * 1024}}
+	r.AWSCalls[0].Calls["cloudwatch:PutMetricData"] = 3 // not one per invocation
+	if notes := Explain(r); len(notes) != 0 {
+		t.Errorf("notes %q for figures that need none", notes)
+	}
+}
