@@ -193,6 +193,11 @@ func (pl Planner) quarantine(plan *Plan, f findings.Finding, st State, reason st
 		plan.Refused = err.Error()
 		return
 	}
+	if limit, used := inlineLimit(st, QuarantinePolicyName); used+policySize(text) > limit {
+		plan.Refused = fmt.Sprintf("the quarantine would bring the principal's inline policies to %d characters, over IAM's limit of %d for a %s: "+
+			"undo older quarantines (warden remediation list) or detach the grant by hand", used+policySize(text), limit, st.Principal.Kind)
+		return
+	}
 	what := "all Bedrock models"
 	if modelScoped(f) {
 		what = "model " + firstNonEmpty(f.BaseModel, f.Model)
@@ -358,4 +363,47 @@ func awsBedrockManaged(arn string) bool {
 		}
 	}
 	return false
+}
+
+// inlineLimit returns IAM's limit on the total size of a principal's inline
+// policies (2,048 characters for a user, 10,240 for a role, whitespace not
+// counted) and the size of the inline policies other than skip.
+func inlineLimit(st State, skip string) (limit, used int) {
+	limit = 10240
+	if st.Principal.Kind == KindUser {
+		limit = 2048
+	}
+	for _, ip := range st.Inline {
+		if ip.Name != skip {
+			used += policySize(ip.Document)
+		}
+	}
+	return limit, used
+}
+
+// policySize counts a policy document's characters as IAM does for its
+// size quotas: whitespace outside strings is not counted.
+func policySize(doc string) int {
+	n, inString, escaped := 0, false, false
+	for _, r := range doc {
+		switch {
+		case inString:
+			n++
+			switch {
+			case escaped:
+				escaped = false
+			case r == '\\':
+				escaped = true
+			case r == '"':
+				inString = false
+			}
+		case r == '"':
+			inString = true
+			n++
+		case r == ' ' || r == '\n' || r == '\t' || r == '\r':
+		default:
+			n++
+		}
+	}
+	return n
 }

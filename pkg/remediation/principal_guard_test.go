@@ -3,6 +3,7 @@ package remediation
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
 )
@@ -38,5 +39,34 @@ func TestProtectedTagAnyValue(t *testing.T) {
 	}
 	if refused, _ := g.ScreenState(State{Principal: p, Tags: map[string]string{"team": "x"}}); refused != "" {
 		t.Errorf("untagged principal refused: %q", refused)
+	}
+}
+
+func TestPolicySize(t *testing.T) {
+	if got := policySize("{\n  \"A\": \"x y\",\n  \"B\": [ \"\\\"q\\\" \" ]\n}"); got != len(`{"A":"x y","B":["\"q\" "]}`) {
+		t.Fatalf("policySize = %d", got)
+	}
+}
+
+func TestQuarantineSizeLimit(t *testing.T) {
+	pl := Planner{}
+	user, _ := ParsePrincipal("arn:aws:iam::111122223333:user/alice")
+	model := findings.Finding{Rule: findings.RuleUnauthorizedModel, Fingerprint: "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", Principal: user.ARN,
+		Account: "111122223333", Model: "anthropic.claude-3-opus-20240229-v1:0", BaseModel: "anthropic.claude-3-opus-20240229-v1:0"}
+	if p := pl.Plan(model, ActionQuarantine, State{Principal: user}, time.Now()); p.Refused != "" || len(p.Steps) != 1 {
+		t.Fatalf("quarantine of a user without inline policies: %+v", p)
+	}
+	// A user close to the 2,048-character limit: refused with a reason,
+	// never a PutUserPolicy that IAM would reject.
+	big := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::` + strings.Repeat("b", 1900) + `/*"}]}`
+	st := State{Principal: user, Inline: []InlinePolicy{{Name: "data", Document: big}}}
+	if p := pl.Plan(model, ActionQuarantine, st, time.Now()); !strings.Contains(p.Refused, "2048") || len(p.Steps) != 0 {
+		t.Fatalf("oversized quarantine not refused: %+v", p)
+	}
+	// A role has room for it.
+	role, _ := ParsePrincipal("arn:aws:iam::111122223333:role/app")
+	model.Principal = role.ARN
+	if p := pl.Plan(model, ActionQuarantine, State{Principal: role, Inline: st.Inline}, time.Now()); p.Refused != "" {
+		t.Fatalf("role quarantine refused: %+v", p)
 	}
 }

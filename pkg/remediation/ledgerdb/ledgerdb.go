@@ -124,7 +124,11 @@ func (st Store) Put(ctx context.Context, r remediation.Record) error {
 		return nil
 	}
 	ek := key(PKExpiry, r.ExpiresAt.UTC().Format(sortLayout)+"#"+r.ID)
-	if r.Result == remediation.ResultApplied && r.UndoneBy == "" {
+	// Index every enforce record that may have changed IAM: an applied one,
+	// and a failed or interrupted one whose earlier steps did (undo
+	// reverses only the steps that were applied).
+	changed := r.Result == remediation.ResultApplied || r.Result == remediation.ResultFailed || r.Result == remediation.ResultApplying
+	if changed && r.UndoneBy == "" {
 		ek["id"] = s(r.ID)
 		if _, err := st.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: ek}); err != nil {
 			return fmt.Errorf("put expiry of %s: %w", r.ID, err)

@@ -157,4 +157,13 @@ func TestLedgerPutGetListExpired(t *testing.T) {
 	if ids, _ := st.Expired(ctx, exp.Add(time.Hour)); len(ids) != 0 {
 		t.Fatalf("undone record still in the expiry index: %v", ids)
 	}
+	// A failed enforce record may have applied some steps: its expiry is
+	// indexed so the sweeper lifts what was applied.
+	a.Result, a.UndoneBy = remediation.ResultFailed, ""
+	if err := st.Put(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := st.Expired(ctx, exp); len(ids) != 1 || ids[0] != a.ID {
+		t.Fatalf("failed record not in the expiry index: %v", ids)
+	}
 }
