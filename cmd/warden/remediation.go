@@ -267,8 +267,13 @@ func remStatus(ctx context.Context, d remDeps, sio *IO) (any, string, error) {
 	}
 	for _, rec := range recs {
 		r.LastHour[string(rec.Mode)+"/"+rec.Result]++
-		if rec.Mode == remediation.ModeEnforce && rec.Action != "undo" {
-			r.EnforceInHour++
+		// Actions that changed (or tried to change) IAM: refusals and
+		// no-ops in enforce mode are not actions.
+		switch rec.Result {
+		case remediation.ResultApplied, remediation.ResultFailed, remediation.ResultApplying:
+			if rec.Mode == remediation.ModeEnforce && rec.Action != "undo" {
+				r.EnforceInHour++
+			}
 		}
 	}
 	var b strings.Builder
