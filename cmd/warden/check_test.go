@@ -266,3 +266,12 @@ func TestPolicyCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestTableEscapesControlCharacters(t *testing.T) {
+	var b bytes.Buffer
+	printTable(&b, []findings.Finding{{Rule: "unauthorized-model", Severity: findings.High,
+		Principal: "arn:aws:iam::1:user/x\x1b]0;pwned\x07", Model: "m\x1b[2J\tx", EventName: "InvokeModel"}}, false)
+	if strings.ContainsAny(b.String(), "\x1b\x07") || strings.Count(b.String(), "\n") != 2 {
+		t.Fatalf("control characters reached the table: %q", b.String())
+	}
+}

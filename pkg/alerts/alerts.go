@@ -175,14 +175,18 @@ func render(f *findings.Finding, o Options) (string, error) {
 }
 
 // shorten caps every free-text field and detail of f at limit bytes and
-// keeps at most limit/4 (at least 8) details.
+// keeps at most limit/4 (at least 8) details. The fields the remediator
+// acts on — rule, fingerprint, principal, access key, model ids, event id,
+// account, region — are never cut (AWS bounds them: an IAM ARN or a model
+// id is at most 2,048 characters), so a shortened alert still names
+// exactly whom and what to remediate.
 func shorten(f findings.Finding, limit int) findings.Finding {
 	c := func(s string) string { return Truncate(s, limit) }
 	f.Title, f.Reason, f.UserAgent = c(f.Title), c(f.Reason), c(f.UserAgent)
-	f.Principal, f.SessionName, f.Model, f.BaseModel = c(f.Principal), c(f.SessionName), c(f.Model), c(f.BaseModel)
-	f.SourceIP, f.SourceService, f.EventName, f.EventID = c(f.SourceIP), c(f.SourceService), c(f.EventName), c(f.EventID)
-	f.Account, f.Region, f.InferenceRegion, f.ErrorCode = c(f.Account), c(f.Region), c(f.InferenceRegion), c(f.ErrorCode)
-	f.VPCEndpointID, f.AccessKeyID, f.EventSource, f.PrincipalType = c(f.VPCEndpointID), c(f.AccessKeyID), c(f.EventSource), c(f.PrincipalType)
+	f.SessionName = c(f.SessionName)
+	f.SourceIP, f.SourceService, f.EventName = c(f.SourceIP), c(f.SourceService), c(f.EventName)
+	f.InferenceRegion, f.ErrorCode = c(f.InferenceRegion), c(f.ErrorCode)
+	f.VPCEndpointID, f.EventSource, f.PrincipalType = c(f.VPCEndpointID), c(f.EventSource), c(f.PrincipalType)
 	f.ModelKind = c(f.ModelKind)
 	if len(f.Details) > 0 {
 		keep := max(limit/4, 8)

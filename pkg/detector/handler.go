@@ -83,10 +83,16 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 			errs = append(errs, e)
 		}
 	}
+	// An analyzer that fails must not hold back the rule findings of the
+	// batch: the sinks still run, then the batch fails so that it comes
+	// back for the analyzer (the alert state skips what was already sent).
+	var analyzeErr error
 	for _, a := range h.Analyzers {
 		fs, err := a.Analyze(ctx, b.Events)
 		if err != nil {
-			return h.answer(b, nil, fmt.Errorf("analyze batch: %w", err))
+			h.log().ErrorContext(ctx, "analyzer failed", "error", err.Error())
+			analyzeErr = errors.Join(analyzeErr, fmt.Errorf("analyze batch: %w", err))
+			continue
 		}
 		b.Findings = append(b.Findings, fs...)
 	}
@@ -108,6 +114,9 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 			}
 			return h.answer(b, nil, fmt.Errorf("deliver batch: %w", err))
 		}
+	}
+	if analyzeErr != nil {
+		return h.answer(b, nil, analyzeErr)
 	}
 	h.log().InfoContext(ctx, "batch done", "events", len(b.Events), "findings", len(b.Findings), "rejected", len(b.Errors))
 	return h.answer(b, failed, errors.Join(errs...))

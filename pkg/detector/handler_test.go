@@ -203,3 +203,24 @@ func TestHandlerAnalyzerFindingsReachSinks(t *testing.T) {
 		t.Error("analyzer failure: want an error")
 	}
 }
+
+// A failing analyzer does not hold back the batch's rule findings: the
+// sinks still get them, and the batch fails (EventBridge: error; SQS: every
+// message listed) so that it comes back for the analyzer.
+func TestHandlerAnalyzerFailureStillDeliversRuleFindings(t *testing.T) {
+	sink := &recordingSink{}
+	h := newHandler(sink)
+	h.Analyzers = []detector.Analyzer{analyzerFunc(func(context.Context, []normalize.Event) ([]findings.Finding, error) {
+		return nil, errors.New("ValidationException: key too long")
+	})}
+	if _, err := h.Handle(t.Context(), sample(t, "invoke-model-unapproved-opus.json")); err == nil {
+		t.Fatal("analyzer failure: want an error")
+	}
+	if len(sink.batches) != 1 || len(sink.batches[0].Findings) != 1 || sink.batches[0].Findings[0].Rule != findings.RuleUnauthorizedModel {
+		t.Fatalf("rule finding not delivered: %+v", sink.batches)
+	}
+	resp, err := h.Handle(t.Context(), sqsEvent(t, string(sample(t, "invoke-model-unapproved-opus.json")), string(sample(t, "invoke-model-allowed-sonnet.json"))))
+	if err != nil || len(failures(resp)) != 2 {
+		t.Fatalf("SQS: resp %+v err %v: want both messages back", resp, err)
+	}
+}

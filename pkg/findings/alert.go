@@ -45,11 +45,15 @@ func ParseAlert(body string) (Finding, error) {
 			return f, fmt.Errorf("alert body: finding JSON: %w", err)
 		}
 	default:
-		i := strings.LastIndex(body, AlertMarker)
-		if i < 0 {
-			return f, fmt.Errorf("alert body: no %q line", AlertMarker)
+		// The body ends with the marker line and then the finding's JSON
+		// on one line (JSON has no raw newlines). Only that position
+		// counts: the marker text inside a field the caller controls (a
+		// user agent, a model id) must not move the split.
+		lines := strings.Split(strings.TrimRight(body, "\n"), "\n")
+		if len(lines) < 2 || strings.TrimSpace(lines[len(lines)-2]) != AlertMarker {
+			return f, fmt.Errorf("alert body: the line before the last is not %q", AlertMarker)
 		}
-		if err := json.Unmarshal([]byte(strings.TrimSpace(body[i+len(AlertMarker):])), &f); err != nil {
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &f); err != nil {
 			return f, fmt.Errorf("alert body: finding JSON: %w", err)
 		}
 	}

@@ -56,9 +56,33 @@ type Metrics struct {
 	Out       io.Writer
 	Putter    MetricsPutter
 	Now       func() time.Time
+	// Log receives PutMetricData failures: metrics are best effort, and a
+	// failure must not bring back a batch whose alerts already went out.
+	Log *slog.Logger
 }
 
 var _ detector.Sink = (*Metrics)(nil)
+
+// ModelDimension is the Model dimension value of an invocation. Only a
+// call that succeeded proves its model id names a real model (or one of the
+// account's own resources): refused or invalid calls carry whatever id the
+// caller chose, so they are counted under "unresolved" to keep the number
+// of metrics bounded. Values are cut to 256 bytes of printable ASCII.
+func ModelDimension(ev *normalize.Event) string {
+	id := ev.Model.ID()
+	if !ev.Outcome.Success() || id == "" {
+		return "unresolved"
+	}
+	var b strings.Builder
+	for i := 0; i < len(id) && b.Len() < 256; i++ {
+		if c := id[i]; c >= 0x20 && c < 0x7f {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
 
 // Collect returns the batch's metric data.
 func Collect(b *detector.Batch) []metrics.Datum {
@@ -72,7 +96,7 @@ func Collect(b *detector.Batch) []metrics.Datum {
 		if ev.Category != normalize.CategoryInvocation {
 			continue
 		}
-		s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimModel, Value: ev.Model.ID()})
+		s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimModel, Value: ModelDimension(ev)})
 		s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimRegion, Value: ev.Region})
 	}
 	for i := range b.Findings {
@@ -97,7 +121,11 @@ func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
 	ds := Collect(b)
 	if m.Putter != nil {
 		if err := m.Putter.Put(ctx, now(), ds); err != nil {
-			return fmt.Errorf("metrics: %w", err)
+			log := m.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.ErrorContext(ctx, "metrics not published", "datums", len(ds), "error", err.Error())
 		}
 		return nil
 	}
@@ -167,7 +195,7 @@ func BuildSinks(ctx context.Context, cfg aws.Config, getenv func(string) string,
 	case "", MetricsEMF:
 		out.Metrics = &Metrics{Namespace: ns, Out: c.EMFOut, Now: c.Now}
 	case MetricsAPI:
-		out.Metrics = &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now}
+		out.Metrics = &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now, Log: c.Log}
 	case MetricsOff:
 	default:
 		return nil, fmt.Errorf("%s %q: want %s, %s or %s", EnvMetricsMode, mode, MetricsEMF, MetricsAPI, MetricsOff)

@@ -3,6 +3,8 @@ package policy
 import (
 	"fmt"
 	"strings"
+
+	"github.com/bedrock-warden/warden/pkg/glob"
 )
 
 // Environment variables the Lambdas read the policy from.
@@ -13,7 +15,9 @@ const (
 	// EnvAllowedModels, EnvAllowedRegions and EnvAllowedCidrs are comma
 	// lists that replace models.allow, regions.allow and
 	// network.allowCidrs of the embedded default policy (the template's
-	// simple parameters). Empty keeps the default's list.
+	// simple parameters). Empty keeps the default's list. Default deny
+	// patterns that overlap an allowed model pattern are dropped, so the
+	// models listed are really allowed.
 	EnvAllowedModels  = "WARDEN_ALLOWED_MODELS"
 	EnvAllowedRegions = "WARDEN_ALLOWED_REGIONS"
 	EnvAllowedCidrs   = "WARDEN_ALLOWED_CIDRS"
@@ -38,6 +42,7 @@ func FromEnv(getenv func(string) string) (*Policy, error) {
 	}
 	if models != nil {
 		p.Models.Allow = models
+		p.Models.Deny = withoutOverlaps(p.Models.Deny, models)
 	}
 	if regions != nil {
 		p.Regions.Allow = regions
@@ -53,6 +58,28 @@ func FromEnv(getenv func(string) string) (*Policy, error) {
 		return nil, fmt.Errorf("policy from environment: %w", err)
 	}
 	return Load("environment ("+EnvAllowedModels+", "+EnvAllowedRegions+", "+EnvAllowedCidrs+")", out)
+}
+
+// withoutOverlaps drops the deny patterns that would cancel an explicitly
+// allowed pattern: a deny pattern matching the allowed pattern's text
+// ("*opus*" and "anthropic.claude-opus-4*"), or matched by it. Whoever sets
+// WARDEN_ALLOWED_MODELS to an Opus model means to allow it; the default's
+// other deny patterns stay.
+func withoutOverlaps(deny, allow []string) []string {
+	var out []string
+	for _, d := range deny {
+		overlap := false
+		for _, a := range allow {
+			if glob.Match(d, a) || glob.Match(a, d) {
+				overlap = true
+				break
+			}
+		}
+		if !overlap {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func commaList(s string) []string {

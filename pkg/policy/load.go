@@ -372,8 +372,8 @@ func (l *loader) policy(root *yaml.Node, p *Policy) {
 		},
 		"principals": func(v *yaml.Node, path string) {
 			l.mapping(v, path, map[string]field{
-				"allow":  func(v *yaml.Node, path string) { p.Principals.Allow = l.list(v, path, keep(checkPattern)) },
-				"exempt": func(v *yaml.Node, path string) { p.Principals.Exempt = l.list(v, path, keep(checkPattern)) },
+				"allow":  func(v *yaml.Node, path string) { p.Principals.Allow = l.list(v, path, keep(checkPrincipalPattern)) },
+				"exempt": func(v *yaml.Node, path string) { p.Principals.Exempt = l.list(v, path, keep(checkPrincipalPattern)) },
 			})
 		},
 		"apiKeys": func(v *yaml.Node, path string) {

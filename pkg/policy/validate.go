@@ -116,6 +116,20 @@ func lowerWord(s string, emptyOK bool) bool {
 }
 
 // checkPattern validates a model or principal glob; "" when fine.
+// checkPrincipalPattern is checkPattern for principals.allow and
+// principals.exempt: principals are judged by their IAM user or role ARN
+// (the role behind an assumed-role session), so an STS assumed-role pattern
+// could never match.
+func checkPrincipalPattern(s string) string {
+	if msg := checkPattern(s); msg != "" {
+		return msg
+	}
+	if strings.Contains(s, ":sts:") || strings.Contains(s, "assumed-role/") {
+		return fmt.Sprintf("pattern %q is an STS session ARN, which never matches: principals are judged by their role, e.g. \"arn:aws:iam::*:role/NAME\"", s)
+	}
+	return ""
+}
+
 func checkPattern(s string) string {
 	switch {
 	case s == "":

@@ -86,7 +86,13 @@ func (e *Engine) Evaluate(ev *normalize.Event, out []findings.Finding) []finding
 		return e.invocation(ev, out)
 	default:
 		if rule, ok := controlPlane[ev.Name]; ok && ev.Outcome.Success() {
+			n := len(out)
 			out = e.add(out, rule, ev, ev.Region, controlTitle(rule, ev), "")
+			if len(out) > n {
+				// A change is its own incident: deleting logging after
+				// changing it is a second alert, not a suppressed repeat.
+				out[n].Fingerprint = findings.Fingerprint(rule, ev.Principal.ARN, ev.Name+" "+ev.Model.ID(), ev.Region)
+			}
 		}
 	}
 	return out

@@ -280,3 +280,19 @@ func TestShortPrincipal(t *testing.T) {
 		}
 	}
 }
+
+func TestControlPlaneIncidentsByEventName(t *testing.T) {
+	eng := New(testPolicy())
+	ev := normalize.Event{Name: "PutModelInvocationLoggingConfiguration", Source: "bedrock.amazonaws.com", Region: "us-west-2",
+		Category: normalize.CategoryControlPlane, Principal: normalize.Principal{ARN: "arn:aws:iam::1:role/admin"}}
+	put := eng.Evaluate(&ev, nil)[0]
+	ev.Name = "DeleteModelInvocationLoggingConfiguration"
+	del := eng.Evaluate(&ev, nil)[0]
+	if put.Rule != del.Rule || put.Fingerprint == del.Fingerprint {
+		t.Fatalf("put and delete share an incident: %s %s", put.Fingerprint, del.Fingerprint)
+	}
+	again := eng.Evaluate(&ev, nil)[0]
+	if again.Fingerprint != del.Fingerprint {
+		t.Fatal("the same change is not the same incident")
+	}
+}

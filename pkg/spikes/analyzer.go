@@ -257,7 +257,11 @@ func (a *Analyzer) judge(ctx context.Context, g *group, window, retention time.D
 	if err != nil {
 		return result{err: fmt.Errorf("spikes: count %s in window %s: %w", g.key, g.start.Format(time.RFC3339), err)}
 	}
-	if c.Alerted || !th.Enabled() {
+	// An alerted window stays quiet, except when this very batch is a
+	// replay (a retry after the alert may not have gone out): then the
+	// finding is produced again and the alert state, which knows whether it
+	// was sent, decides (it dedups aggregate findings per window).
+	if !th.Enabled() || (c.Alerted && !c.Replayed) {
 		return result{}
 	}
 	var history []int64
@@ -276,10 +280,14 @@ func (a *Analyzer) judge(ctx context.Context, g *group, window, retention time.D
 	if err != nil {
 		return result{err: fmt.Errorf("spikes: mark %s window %s alerted: %w", g.key, g.start.Format(time.RFC3339), err)}
 	}
-	if !first {
+	if !first && !c.Replayed {
 		return result{}
 	}
 	f := a.finding(g, c, th, v, window, severity)
+	if !first {
+		// Replay of an alerted window: no marker of ours to undo.
+		return result{finding: &f}
+	}
 	a.log.InfoContext(ctx, "invocation spike", "key", g.key.String(), "count", c.Count,
 		"windowStart", g.start.Format(time.RFC3339), "kind", v.Kind, "limit", v.Limit)
 	return result{finding: &f, markedAt: at}
@@ -476,7 +484,7 @@ func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window 
 		f.PrincipalType = g.ptype
 		f.Title = fmt.Sprintf("%s made %d invocations in %s (%s)", ShortPrincipal(g.key.ID), c.Count, FormatWindow(window), limitText)
 		f.Reason = fmt.Sprintf("%d invocations in the window starting %s exceed spikes.%s (%s)", c.Count, startS, th.Source, limitText)
-		f.Fingerprint = findings.Fingerprint(findings.RuleInvocationSpike, g.key.ID, "*", startS)
+		f.Fingerprint = findings.Fingerprint(findings.RuleInvocationSpike, g.key.ID, "*", "")
 	} else {
 		// A model spike has no single principal; "*" keeps the finding
 		// parseable (findings.ParseAlert requires a principal) and says
@@ -486,7 +494,7 @@ func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window 
 		f.BaseModel = g.key.ID
 		f.Title = fmt.Sprintf("model %s had %d invocations in %s (%s)", g.key.ID, c.Count, FormatWindow(window), limitText)
 		f.Reason = fmt.Sprintf("%d invocations of %s in the window starting %s exceed spikes.perModel (%s)", c.Count, g.key.ID, startS, limitText)
-		f.Fingerprint = findings.Fingerprint(findings.RuleInvocationSpike, "*", g.key.ID, startS)
+		f.Fingerprint = findings.Fingerprint(findings.RuleInvocationSpike, "*", g.key.ID, "")
 	}
 	return f
 }

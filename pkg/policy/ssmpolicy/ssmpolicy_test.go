@@ -63,3 +63,18 @@ func TestLoadFromEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAllowedModelsOverrideOverlappingDenies(t *testing.T) {
+	p, err := Load(context.Background(), nil, env(map[string]string{"WARDEN_ALLOWED_MODELS": "anthropic.claude-opus-4*, amazon.nova-*"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "anthropic.claude-opus-4-20250514-v1:0"
+	if _, denied := p.ModelDenied(id); denied || !p.ModelAllowed(id) {
+		t.Fatalf("explicitly allowed Opus still denied: deny = %v", p.Models.Deny)
+	}
+	// The default's unrelated denies stay.
+	if _, denied := p.ModelDenied("anthropic.claude-v2:1"); !denied {
+		t.Fatalf("legacy deny lost: %v", p.Models.Deny)
+	}
+}

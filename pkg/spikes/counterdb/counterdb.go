@@ -21,6 +21,8 @@ package counterdb
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -61,7 +63,22 @@ func New(client API, table string) *Store { return &Store{client: client, table:
 func PK(start time.Time) string { return PKPrefix + start.UTC().Format(time.RFC3339) }
 
 // SK returns the sort key of k.
-func SK(k spikes.Key) string { return k.Kind + "#" + k.ID }
+//
+// DynamoDB caps a sort key at 1,024 bytes while a model id is the caller's
+// to choose (up to 2,048 characters), so an id longer than MaxKeyID bytes
+// is kept as its first 64 bytes and a SHA-256 of the whole: still one
+// counter per id, never a failed write.
+func SK(k spikes.Key) string {
+	id := k.ID
+	if len(id) > MaxKeyID {
+		sum := sha256.Sum256([]byte(id))
+		id = id[:64] + "…sha256:" + hex.EncodeToString(sum[:])
+	}
+	return k.Kind + "#" + id
+}
+
+// MaxKeyID is the longest principal or model id kept as is in a sort key.
+const MaxKeyID = 512
 
 func key(k spikes.Key, start time.Time) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
