@@ -343,6 +343,12 @@ func (r *run) salvageLines(data []byte) {
 // ShapeSQS for an SQS body. It returns an error, without yielding, only
 // when v is not valid JSON.
 func (r *run) value(v []byte, o Origin, outer Shape) error {
+	return r.decodeValue(v, o, outer, false)
+}
+
+// decodeValue is value; owned says that v is a private buffer the records
+// may keep (an unescaped SQS body), so the fast path need not copy it.
+func (r *run) decodeValue(v []byte, o Origin, outer Shape, owned bool) error {
 	if v[0] != '{' {
 		if !json.Valid(v) {
 			return syntaxError(v)
@@ -351,11 +357,18 @@ func (r *run) value(v []byte, o Origin, outer Shape) error {
 		r.fail(o, fmt.Errorf("%w: %s, want a CloudTrail record, EventBridge envelope, log file or SQS message", ErrUnknownShape, kindOf(v)))
 		return nil
 	}
+	if fastPath && outer != ShapeSQS && r.records(v, o, outer) {
+		return nil
+	}
 	if len(v) > MaxRecordBytes {
 		return r.big(v, o, outer)
 	}
 	if fastPath {
-		if fr, ok := fastDecode(v); ok {
+		decodeFast := fastDecode
+		if owned {
+			decodeFast = fastDecodeOwned
+		}
+		if fr, ok := decodeFast(v); ok {
 			r.emitFast(&fr, o, outer)
 			return nil
 		}
@@ -476,28 +489,33 @@ func (r *run) members(slots []slot, o Origin, outer Shape) {
 	}
 	batch := containerShape(slots)
 	for i := range slots {
-		s := &slots[i]
-		eo := Origin{Source: source, Index: i, Shape: batch}
-		switch {
-		case s.err != nil:
-			if s.w.MessageID != "" {
-				eo.Shape, eo.MessageID = ShapeSQS, s.w.MessageID
-			}
-			r.fail(eo, s.err)
-		case s.w.isSQS():
-			eo.Shape, eo.MessageID = ShapeSQS, s.w.MessageID
-			r.sqsMessage(&s.w, eo, nil)
-		default:
-			eo.Shape = ShapeLogFile
-			if !s.w.looksLikeRecord() {
-				r.fail(eo, fmt.Errorf("%w: Records member with no CloudTrail record fields", ErrUnknownShape))
-				break
-			}
-			r.emit(Item{Record: s.w.record(), Origin: eo})
-		}
+		r.member(&slots[i], Origin{Source: source, Index: i, Shape: batch})
 		if r.stopped {
 			return
 		}
+	}
+}
+
+// member yields one decoded member of a Records list. eo.Shape is the
+// shape of the whole list (containerShape), which only a failed member
+// without a message id takes.
+func (r *run) member(s *slot, eo Origin) {
+	switch {
+	case s.err != nil:
+		if s.w.MessageID != "" {
+			eo.Shape, eo.MessageID = ShapeSQS, s.w.MessageID
+		}
+		r.fail(eo, s.err)
+	case s.w.isSQS():
+		eo.Shape, eo.MessageID = ShapeSQS, s.w.MessageID
+		r.sqsMessage(&s.w, eo, nil)
+	default:
+		eo.Shape = ShapeLogFile
+		if !s.w.looksLikeRecord() {
+			r.fail(eo, fmt.Errorf("%w: Records member with no CloudTrail record fields", ErrUnknownShape))
+			break
+		}
+		r.emit(Item{Record: s.w.record(), Origin: eo})
 	}
 }
 
@@ -509,15 +527,21 @@ func (r *run) sqsMessage(m *elemWire, o Origin, err error) {
 		return
 	}
 	if m.Body == nil {
-		r.fail(o, fmt.Errorf("%w: SQS message without a body", ErrUnknownShape))
+		r.fail(o, errNoBody())
 		return
 	}
-	body := trim([]byte(*m.Body))
+	r.sqsBody([]byte(*m.Body), o)
+}
+
+// sqsBody decodes body, an SQS message's body in a buffer of its own that
+// the records may keep; o is as for sqsMessage.
+func (r *run) sqsBody(body []byte, o Origin) {
+	body = trim(body)
 	if len(body) == 0 {
 		r.fail(o, fmt.Errorf("SQS body: %w", ErrEmpty))
 		return
 	}
-	if err := r.value(body, o, ShapeSQS); err != nil {
+	if err := r.decodeValue(body, o, ShapeSQS, true); err != nil {
 		r.fail(o, fmt.Errorf("SQS body is not JSON: %w", err))
 	}
 }

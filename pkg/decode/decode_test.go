@@ -658,6 +658,8 @@ func fuzzSeeds(t testing.TB) [][]byte {
 		gzipBytes(t, []byte(`{"Records":[`+rec+`]}`)),
 		[]byte(rec+"\n"+rec), []byte(rec+rec), []byte(`{"Records":5}`), []byte("[1,2]"), []byte(""),
 		[]byte(`{"eventName":"X","readOnly":"true","resources":["a"]}`),
+		[]byte(`{"Records":[null,`+sqsMessage("m-1", "nope")+`,{"messageId":"m-2","body":"{\"eventName\":\"X\u00e9\"}","eventSource":"aws:sqs"}]}`),
+		[]byte(`{"Records":[5,`+rec+`]}`),
 	)
 	return seeds
 }

@@ -16,7 +16,8 @@ import (
 // checks that both paths agree.
 //
 // The input is validated with json.Valid and copied once into a private
-// buffer; strings and raw messages of the Record point into that buffer,
+// buffer (an SQS body that batch.go unescaped already is one, and is not
+// copied again); strings and raw messages of the Record point into that buffer,
 // which is never written after the copy, and the raw messages are capped
 // slices over bytes no string shares.
 
@@ -27,14 +28,29 @@ type fastResult struct {
 	envelopeID string // the envelope's id
 }
 
-// fastDecode decodes v (trimmed, starting with '{') or reports false.
+// fastDecode decodes v (trimmed, starting with '{') or reports false. The
+// Record does not refer to v.
 func fastDecode(v []byte) (fastResult, bool) {
-	var res fastResult
 	if !json.Valid(v) {
-		return res, false
+		return fastResult{}, false
 	}
 	buf := make([]byte, len(v))
 	copy(buf, v)
+	return fastDecodeValid(buf)
+}
+
+// fastDecodeOwned is fastDecode for a buffer the caller hands over: the
+// Record's strings point into buf, which nobody may write afterwards.
+func fastDecodeOwned(buf []byte) (fastResult, bool) {
+	if !json.Valid(buf) {
+		return fastResult{}, false
+	}
+	return fastDecodeValid(buf)
+}
+
+// fastDecodeValid decodes buf, valid JSON owned by the Record from now on.
+func fastDecodeValid(buf []byte) (fastResult, bool) {
+	var res fastResult
 	p := fastParser{buf: buf}
 	var (
 		top                    recordWire

@@ -74,15 +74,13 @@ type bigWire struct {
 // slot is one member of a Records array, decoded on its own so that one bad
 // member yields one error and the rest still come out.
 type slot struct {
-	w    elemWire
-	size int
-	err  error
+	w   elemWire
+	err error
 }
 
 // UnmarshalJSON decodes the member and keeps any error in the slot; it never
 // fails, so the surrounding array always decodes in full.
 func (s *slot) UnmarshalJSON(b []byte) error {
-	s.size = len(b)
 	switch {
 	case len(b) > MaxRecordBytes:
 		s.err = fmt.Errorf("%w: record of %d bytes exceeds the %d-byte limit", ErrTooLarge, len(b), MaxRecordBytes)
