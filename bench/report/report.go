@@ -12,6 +12,7 @@ import (
 	"github.com/bedrock-warden/warden/bench/awscalls"
 	"github.com/bedrock-warden/warden/bench/coldstart"
 	"github.com/bedrock-warden/warden/bench/opa"
+	"github.com/bedrock-warden/warden/pkg/detector"
 )
 
 // Machine is where the run happened.
@@ -410,8 +411,8 @@ func Explain(r *Results) []string {
 	var out []string
 	if len(r.RSS) > 0 && r.RSS[0].PeakKB >= 50*1024 {
 		m := r.RSS[0]
-		out = append(out, fmt.Sprintf("Peak RSS misses for %s records: the payload alone is %s and `detector.Handler` decodes the whole SQS event before judging it, then keeps every normalised event of the batch in `detector.Batch.Events` for the sinks, so memory grows with the batch (the Go heap allocated %s during that one Handle call). Streaming the batch through the sinks, or capping records per invocation, is what would bring it under 50 MB; at the template's batch size of 100 the peak is %s.",
-			thousands(m.Records), mbBytes(int64(m.PayloadBytes)), mbBytes(int64(m.AllocBytes)), smallest(r.RSS)))
+		out = append(out, fmt.Sprintf("Peak RSS misses for %s records: the payload alone is %s and stays live for the whole invocation (Lambda hands it over as one byte slice). The handler already decodes it in place and judges and delivers it %d records at a time (`detector.Handler.ChunkSize`), dropping each chunk's events; what remains is the collector's headroom: at the default GOGC=100 the Go heap may grow to about twice the live data before a collection (the heap allocated %s during that one Handle call). A lower GOGC or a memory limit would trade CPU for it; at the template's batch size of 100 the peak is %s.",
+			thousands(m.Records), mbBytes(int64(m.PayloadBytes)), detector.DefaultChunkSize, mbBytes(int64(m.AllocBytes)), smallest(r.RSS)))
 	}
 	perInvocation := true
 	apiSeen := false

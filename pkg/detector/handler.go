@@ -65,13 +65,84 @@ type Handler struct {
 	Analyzers []Analyzer
 	Sinks     []Sink
 	Log       *slog.Logger
+	// ChunkSize bounds how many events go through the analyzers and sinks
+	// at once (DefaultChunkSize when 0): a large SQS batch is judged and
+	// delivered a chunk at a time, so memory does not grow with the batch.
+	ChunkSize int
 }
+
+// DefaultChunkSize is the default Handler.ChunkSize: larger than the
+// template's SQS batch (100), so a normal batch is one chunk.
+const DefaultChunkSize = 1000
 
 // Handle processes one invocation payload: an EventBridge event (answered
 // with an error so Lambda retries and then sends it to the on-failure
 // destination) or an SQS batch (answered with batchItemFailures).
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
-	b := h.run(payload)
+	size := h.ChunkSize
+	if size <= 0 {
+		size = DefaultChunkSize
+	}
+	var (
+		sqs    bool
+		failed = map[string]bool{}
+		errs   []error
+		b      = &Batch{}
+	)
+	flush := func() {
+		if len(b.Events) == 0 && len(b.Errors) == 0 {
+			return
+		}
+		b.SQS = sqs
+		ids, err := h.deliver(ctx, b)
+		for id := range ids {
+			failed[id] = true
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+		b = &Batch{}
+	}
+	h.Core.Each(decode.Bytes("lambda", payload), func(r *Result, err error) {
+		if err != nil {
+			var de *decode.Error
+			if !errors.As(err, &de) {
+				de = &decode.Error{Source: "lambda", Err: err}
+			}
+			sqs = sqs || de.Shape == decode.ShapeSQS
+			b.Errors = append(b.Errors, de)
+		} else {
+			sqs = sqs || r.Event.Origin.Shape == decode.ShapeSQS
+			b.Events = append(b.Events, r.Event)
+			b.Findings = append(b.Findings, r.Findings...)
+		}
+		if len(b.Events)+len(b.Errors) >= size {
+			flush()
+		}
+	})
+	flush()
+	err := errors.Join(errs...)
+	if !sqs {
+		return nil, err
+	}
+	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for id := range failed {
+		if id != "" {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		}
+	}
+	if err != nil && len(resp.BatchItemFailures) == 0 {
+		// Nothing identifies the failed records: fail the invocation so
+		// the whole batch comes back rather than losing it.
+		return nil, err
+	}
+	return resp, nil
+}
+
+// deliver runs the analyzers and sinks over one chunk. It returns the SQS
+// message ids that must come back, and for a chunk that cannot be answered
+// per message (EventBridge, or records without a message id) an error.
+func (h *Handler) deliver(ctx context.Context, b *Batch) (map[string]bool, error) {
 	failed := map[string]bool{}
 	var errs []error
 	for _, e := range b.Errors {
@@ -84,7 +155,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		}
 	}
 	// An analyzer that fails must not hold back the rule findings of the
-	// batch: the sinks still run, then the batch fails so that it comes
+	// chunk: the sinks still run, then the chunk fails so that it comes
 	// back for the analyzer (the alert state skips what was already sent).
 	var analyzeErr error
 	for _, a := range h.Analyzers {
@@ -102,6 +173,23 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 			"eventId", f.EventID, "eventName", f.EventName, "principal", f.Principal, "model", f.Model,
 			"region", f.Region, "sourceIp", f.SourceIP, "fingerprint", f.Fingerprint)
 	}
+	whole := func(err error) (map[string]bool, error) {
+		if !b.SQS {
+			return nil, err
+		}
+		// Every message of the chunk comes back.
+		for _, ev := range b.Events {
+			failed[ev.Origin.MessageID] = true
+		}
+		for _, e := range b.Errors {
+			failed[e.MessageID] = true
+		}
+		delete(failed, "")
+		if len(failed) == 0 {
+			return nil, err
+		}
+		return failed, nil
+	}
 	for _, s := range h.Sinks {
 		if err := s.Deliver(ctx, b); err != nil {
 			var pf *PartialFailure
@@ -112,68 +200,14 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 				h.log().ErrorContext(ctx, "sink failed for some messages", "failed", len(pf.MessageIDs), "error", err.Error())
 				continue
 			}
-			return h.answer(b, nil, fmt.Errorf("deliver batch: %w", err))
+			return whole(fmt.Errorf("deliver batch: %w", err))
 		}
 	}
 	if analyzeErr != nil {
-		return h.answer(b, nil, analyzeErr)
+		return whole(analyzeErr)
 	}
 	h.log().InfoContext(ctx, "batch done", "events", len(b.Events), "findings", len(b.Findings), "rejected", len(b.Errors))
-	return h.answer(b, failed, errors.Join(errs...))
-}
-
-// answer turns the outcome into the Lambda response: for SQS every failed
-// message (or, on a whole-batch error, every message) is listed; for
-// EventBridge an error means retry.
-func (h *Handler) answer(b *Batch, failed map[string]bool, err error) (*events.SQSEventResponse, error) {
-	if !b.SQS {
-		return nil, err
-	}
-	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	if failed == nil {
-		// Whole-batch failure: report every message we saw.
-		failed = map[string]bool{}
-		for _, ev := range b.Events {
-			failed[ev.Origin.MessageID] = true
-		}
-		for _, e := range b.Errors {
-			failed[e.MessageID] = true
-		}
-	}
-	for id := range failed {
-		if id != "" {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-		}
-	}
-	if err != nil && len(resp.BatchItemFailures) == 0 {
-		// Nothing identifies the failed records: fail the invocation so
-		// the whole batch comes back rather than losing it.
-		return nil, err
-	}
-	return resp, nil
-}
-
-func (h *Handler) run(payload json.RawMessage) *Batch {
-	b := &Batch{}
-	h.Core.Each(decode.Bytes("lambda", payload), func(r *Result, err error) {
-		if err != nil {
-			var de *decode.Error
-			if !errors.As(err, &de) {
-				de = &decode.Error{Source: "lambda", Err: err}
-			}
-			if de.Shape == decode.ShapeSQS {
-				b.SQS = true
-			}
-			b.Errors = append(b.Errors, de)
-			return
-		}
-		if r.Event.Origin.Shape == decode.ShapeSQS {
-			b.SQS = true
-		}
-		b.Events = append(b.Events, r.Event)
-		b.Findings = append(b.Findings, r.Findings...)
-	})
-	return b
+	return failed, errors.Join(errs...)
 }
 
 func (h *Handler) log() *slog.Logger {

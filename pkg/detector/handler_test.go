@@ -224,3 +224,35 @@ func TestHandlerAnalyzerFailureStillDeliversRuleFindings(t *testing.T) {
 		t.Fatalf("SQS: resp %+v err %v: want both messages back", resp, err)
 	}
 }
+
+// A batch larger than ChunkSize goes through the analyzers and sinks a
+// chunk at a time; a failure comes back for its own chunk's messages only.
+func TestHandlerChunksLargeBatches(t *testing.T) {
+	sink := &recordingSink{}
+	h := newHandler(sink)
+	h.ChunkSize = 2
+	calls := 0
+	h.Analyzers = []detector.Analyzer{analyzerFunc(func(_ context.Context, evs []normalize.Event) ([]findings.Finding, error) {
+		calls++
+		if calls == 2 { // the second chunk: msg-c, msg-d
+			return nil, errors.New("throttled")
+		}
+		return nil, nil
+	})}
+	ok := string(sample(t, "invoke-model-allowed-sonnet.json"))
+	resp, err := h.Handle(t.Context(), sqsEvent(t, ok, ok, ok, ok, "{not json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failures(resp); !slices.Equal(got, []string{"msg-c", "msg-d", "msg-e"}) {
+		t.Fatalf("failures = %v, want the failed chunk and the bad message", got)
+	}
+	if len(sink.batches) != 3 {
+		t.Fatalf("%d chunks delivered, want 3", len(sink.batches))
+	}
+	for i, b := range sink.batches {
+		if len(b.Events)+len(b.Errors) > 2 || !b.SQS {
+			t.Errorf("chunk %d: %d events, %d errors, SQS %v", i, len(b.Events), len(b.Errors), b.SQS)
+		}
+	}
+}
