@@ -64,7 +64,7 @@ func runBudget(ctx context.Context, args []string, sio *IO) int {
 		fmt.Fprintln(sio.Stderr, "warden budget status: takes no arguments")
 		return exitUsage
 	}
-	p, err := statusPolicy(*policyPath, sio.Getenv)
+	p, err := loadPolicy(*policyPath, sio.Getenv)
 	if err != nil {
 		fmt.Fprintf(sio.Stderr, "warden budget status: %v\n", err)
 		return exitUsage

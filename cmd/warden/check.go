@@ -44,7 +44,7 @@ Flags:
 func runCheck(ctx context.Context, args []string, sio *IO) int {
 	fl := flag.NewFlagSet("check", flag.ContinueOnError)
 	fl.SetOutput(sio.Stderr)
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default: the embedded default policy)")
+	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
 	format := fl.String("format", "text", "output format: text or json")
 	fl.Usage = func() { fmt.Fprint(fl.Output(), checkUsage); fl.PrintDefaults() }
 	if err := fl.Parse(args); err != nil {
@@ -57,7 +57,7 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 		fmt.Fprintf(sio.Stderr, "warden check: --format must be text or json, not %q\n", *format)
 		return exitUsage
 	}
-	p, err := loadPolicy(*policyPath)
+	p, err := loadPolicy(*policyPath, sio.Getenv)
 	if err != nil {
 		fmt.Fprintf(sio.Stderr, "warden check: %v\n", err)
 		return exitUsage

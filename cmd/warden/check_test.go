@@ -275,3 +275,19 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 		t.Fatalf("control characters reached the table: %q", b.String())
 	}
 }
+
+// Without --policy, every command judges with the policy the Lambdas use:
+// $WARDEN_POLICY when set.
+func TestCheckHonoursWardenPolicy(t *testing.T) {
+	chdirRoot(t)
+	var out, errb bytes.Buffer
+	env := map[string]string{"WARDEN_POLICY": "models:\n  allow: [\"*\"]\n"}
+	sio := &IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
+	if code := run(context.Background(), []string{"check", "--format", "json", "events/invoke-model-unapproved-opus.json"}, sio); code != exitOK {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	env["WARDEN_POLICY"] = "models:\n  alow: [x]\n"
+	if code := run(context.Background(), []string{"check", "events/invoke-model-unapproved-opus.json"}, sio); code != exitUsage {
+		t.Fatalf("bad WARDEN_POLICY: exit %d", code)
+	}
+}

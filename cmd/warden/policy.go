@@ -80,7 +80,7 @@ func runPolicyValidate(_ context.Context, args []string, sio *IO) int {
 func runPolicyShow(_ context.Context, args []string, sio *IO) int {
 	fl := flag.NewFlagSet("policy show", flag.ContinueOnError)
 	fl.SetOutput(sio.Stderr)
-	path := fl.String("policy", "", "policy YAML `FILE` (default: the embedded default policy)")
+	path := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
 	fl.Usage = func() {
 		fmt.Fprintln(fl.Output(), "Usage: warden policy show [--policy FILE]\n\nPrints the effective policy as YAML, with every default filled in.")
 		fl.PrintDefaults()
@@ -91,7 +91,7 @@ func runPolicyShow(_ context.Context, args []string, sio *IO) int {
 		}
 		return exitUsage
 	}
-	p, err := loadPolicy(*path)
+	p, err := loadPolicy(*path, sio.Getenv)
 	if err != nil {
 		fmt.Fprintln(sio.Stderr, err)
 		return exitUsage
@@ -105,11 +105,15 @@ func runPolicyShow(_ context.Context, args []string, sio *IO) int {
 	return exitOK
 }
 
-// loadPolicy reads the policy file at path, or returns the embedded default
-// when path is empty.
-func loadPolicy(path string) (*policy.Policy, error) {
-	if path == "" {
-		return policy.Default(), nil
+// loadPolicy returns the policy every command judges with: the file at
+// path, else the policy the Lambdas would run with ($WARDEN_POLICY, else the
+// embedded default with the WARDEN_ALLOWED_* overrides).
+func loadPolicy(path string, getenv func(string) string) (*policy.Policy, error) {
+	if path != "" {
+		return policy.LoadFile(path)
 	}
-	return policy.LoadFile(path)
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	return policy.FromEnv(getenv)
 }

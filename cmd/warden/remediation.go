@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/bedrock-warden/warden/pkg/awsconf"
-	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/remediation"
 	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
 	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
@@ -215,13 +214,6 @@ type remStatusReport struct {
 	EnforceInHour int                       `json:"enforceActionsLastHour"`
 }
 
-func remPolicy(path string, getenv func(string) string) (*policy.Policy, error) {
-	if path != "" {
-		return policy.LoadFile(path)
-	}
-	return policy.FromEnv(getenv)
-}
-
 func remStatus(ctx context.Context, d remDeps, sio *IO) (any, string, error) {
 	ms, err := d.modeStore()
 	if err != nil {
@@ -231,7 +223,7 @@ func remStatus(ctx context.Context, d remDeps, sio *IO) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := remPolicy(d.opts.policyPath, sio.Getenv)
+	p, err := loadPolicy(d.opts.policyPath, sio.Getenv)
 	if err != nil {
 		return nil, "", err
 	}

@@ -61,7 +61,7 @@ func runScan(ctx context.Context, args []string, sio *IO) int {
 	since := fl.String("since", "24h", "start: a duration before now (`24h`, 7d) or an RFC 3339 time")
 	until := fl.String("until", "", "end: RFC 3339 time or a duration before now (default now)")
 	regionFlag := fl.String("region", "", "comma list of Regions, or all (default: the configured Region)")
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default: the embedded default policy)")
+	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
 	format := fl.String("format", "text", "output format: text or json")
 	fl.Usage = func() { fmt.Fprint(fl.Output(), scanUsage); fl.PrintDefaults() }
 	if err := fl.Parse(args); err != nil {
@@ -97,7 +97,7 @@ func runScan(ctx context.Context, args []string, sio *IO) int {
 	if start.Before(now.Add(-history.Retention)) {
 		return fail("--since %s is more than 90 days ago: CloudTrail event history keeps 90 days", start.Format(time.RFC3339))
 	}
-	p, err := loadPolicy(*policyPath)
+	p, err := loadPolicy(*policyPath, sio.Getenv)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -76,7 +76,7 @@ func runSpikes(ctx context.Context, args []string, sio *IO) int {
 		fmt.Fprintln(sio.Stderr, "warden spikes status: no table: pass --table or set WARDEN_TABLE")
 		return exitUsage
 	}
-	p, err := statusPolicy(*policyPath, sio.Getenv)
+	p, err := loadPolicy(*policyPath, sio.Getenv)
 	if err != nil {
 		fmt.Fprintf(sio.Stderr, "warden spikes status: %v\n", err)
 		return exitUsage
@@ -127,18 +127,6 @@ func runSpikes(ctx context.Context, args []string, sio *IO) int {
 		return exitFindings
 	}
 	return exitOK
-}
-
-// statusPolicy returns the policy file at path, else the policy the Lambdas
-// would run with ($WARDEN_POLICY, else the embedded default).
-func statusPolicy(path string, getenv func(string) string) (*policy.Policy, error) {
-	if path != "" {
-		return policy.LoadFile(path)
-	}
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
-	return policy.FromEnv(getenv)
 }
 
 type spikesReport struct {
