@@ -85,65 +85,153 @@ func (c Client) Snapshot(ctx context.Context, p remediation.Principal, opts reme
 	return st, nil
 }
 
-func (c Client) roleState(ctx context.Context, st *remediation.State) error {
-	name := aws.String(st.Principal.Name)
-	role, err := c.API.GetRole(ctx, &iam.GetRoleInput{RoleName: name})
-	if err != nil {
-		return fmt.Errorf("GetRole: %w", err)
+// principalAPI is the per-kind half of a snapshot: the same five reads
+// exist for roles and for users under different names.
+type principalAPI struct {
+	kind         string // "Role" or "User", for error messages
+	get          func(ctx context.Context) (path, arn *string, err error)
+	listTags     func(ctx context.Context, marker *string) ([]types.Tag, bool, *string, error)
+	listAttached func(ctx context.Context, marker *string) ([]types.AttachedPolicy, bool, *string, error)
+	listInline   func(ctx context.Context, marker *string) ([]string, bool, *string, error)
+	getInline    func(ctx context.Context, policy string) (*string, error)
+}
+
+func (c Client) roleAPI(name *string) principalAPI {
+	return principalAPI{
+		kind: "Role",
+		get: func(ctx context.Context) (*string, *string, error) {
+			out, err := c.API.GetRole(ctx, &iam.GetRoleInput{RoleName: name})
+			if err != nil || out.Role == nil {
+				return nil, nil, err
+			}
+			return out.Role.Path, out.Role.Arn, nil
+		},
+		listTags: func(ctx context.Context, m *string) ([]types.Tag, bool, *string, error) {
+			out, err := c.API.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: name, Marker: m})
+			if err != nil {
+				return nil, false, nil, err
+			}
+			return out.Tags, out.IsTruncated, out.Marker, nil
+		},
+		listAttached: func(ctx context.Context, m *string) ([]types.AttachedPolicy, bool, *string, error) {
+			out, err := c.API.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: name, Marker: m})
+			if err != nil {
+				return nil, false, nil, err
+			}
+			return out.AttachedPolicies, out.IsTruncated, out.Marker, nil
+		},
+		listInline: func(ctx context.Context, m *string) ([]string, bool, *string, error) {
+			out, err := c.API.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: name, Marker: m})
+			if err != nil {
+				return nil, false, nil, err
+			}
+			return out.PolicyNames, out.IsTruncated, out.Marker, nil
+		},
+		getInline: func(ctx context.Context, policy string) (*string, error) {
+			out, err := c.API.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: name, PolicyName: aws.String(policy)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		},
 	}
-	if role.Role != nil {
-		st.Principal.Path = aws.ToString(role.Role.Path)
-		if arn := aws.ToString(role.Role.Arn); arn != "" {
-			st.Principal.ARN = arn
-		}
+}
+
+func (c Client) userAPI(name *string) principalAPI {
+	return principalAPI{
+		kind: "User",
+		get: func(ctx context.Context) (*string, *string, error) {
+			out, err := c.API.GetUser(ctx, &iam.GetUserInput{UserName: name})
+			if err != nil || out.User == nil {
+				return nil, nil, err
+			}
+			return out.User.Path, out.User.Arn, nil
+		},
+		listTags: func(ctx context.Context, m *string) ([]types.Tag, bool, *string, error) {
+			out, err := c.API.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: name, Marker: m})
+			if err != nil {
+				return nil, false, nil, err
+			}
+			return out.Tags, out.IsTruncated, out.Marker, nil
+		},
+		listAttached: func(ctx context.Context, m *string) ([]types.AttachedPolicy, bool, *string, error) {
+			out, err := c.API.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name, Marker: m})
+			if err != nil {
+				return nil, false, nil, err
+			}
+			return out.AttachedPolicies, out.IsTruncated, out.Marker, nil
+		},
+		listInline: func(ctx context.Context, m *string) ([]string, bool, *string, error) {
+			out, err := c.API.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: name, Marker: m})
+			if err != nil {
+				return nil, false, nil, err
+			}
+			return out.PolicyNames, out.IsTruncated, out.Marker, nil
+		},
+		getInline: func(ctx context.Context, policy string) (*string, error) {
+			out, err := c.API.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: aws.String(policy)})
+			if err != nil {
+				return nil, err
+			}
+			return out.PolicyDocument, nil
+		},
 	}
+}
+
+// paginate collects every page of an IAM listing that uses Marker and
+// IsTruncated.
+func paginate[T any](ctx context.Context, what string, list func(ctx context.Context, marker *string) ([]T, bool, *string, error)) ([]T, error) {
+	var all []T
 	var marker *string
 	for {
-		out, err := c.API.ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: name, Marker: marker})
+		page, more, next, err := list(ctx, marker)
 		if err != nil {
-			return fmt.Errorf("ListRoleTags: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
-		addTags(st, out.Tags)
-		if !out.IsTruncated {
-			break
+		all = append(all, page...)
+		if !more {
+			return all, nil
 		}
-		marker = out.Marker
+		marker = next
 	}
-	var attached []types.AttachedPolicy
-	marker = nil
-	for {
-		out, err := c.API.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: name, Marker: marker})
-		if err != nil {
-			return fmt.Errorf("ListAttachedRolePolicies: %w", err)
-		}
-		attached = append(attached, out.AttachedPolicies...)
-		if !out.IsTruncated {
-			break
-		}
-		marker = out.Marker
+}
+
+// principalState reads a role's or user's path, tags, attached managed
+// policies (with their default documents) and inline policies (decoded,
+// verbatim).
+func (c Client) principalState(ctx context.Context, st *remediation.State, api principalAPI) error {
+	path, arn, err := api.get(ctx)
+	if err != nil {
+		return fmt.Errorf("Get%s: %w", api.kind, err)
+	}
+	if path != nil {
+		st.Principal.Path = *path
+	}
+	if a := aws.ToString(arn); a != "" {
+		st.Principal.ARN = a
+	}
+	tags, err := paginate(ctx, "List"+api.kind+"Tags", api.listTags)
+	if err != nil {
+		return err
+	}
+	addTags(st, tags)
+	attached, err := paginate(ctx, "ListAttached"+api.kind+"Policies", api.listAttached)
+	if err != nil {
+		return err
 	}
 	if err := c.managed(ctx, st, attached); err != nil {
 		return err
 	}
-	var names []string
-	marker = nil
-	for {
-		out, err := c.API.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: name, Marker: marker})
-		if err != nil {
-			return fmt.Errorf("ListRolePolicies: %w", err)
-		}
-		names = append(names, out.PolicyNames...)
-		if !out.IsTruncated {
-			break
-		}
-		marker = out.Marker
+	names, err := paginate(ctx, "List"+api.kind+"Policies", api.listInline)
+	if err != nil {
+		return err
 	}
 	for _, n := range names {
-		out, err := c.API.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: name, PolicyName: aws.String(n)})
+		text, err := api.getInline(ctx, n)
 		if err != nil {
-			return fmt.Errorf("GetRolePolicy %s: %w", n, err)
+			return fmt.Errorf("Get%sPolicy %s: %w", api.kind, n, err)
 		}
-		doc, err := iampolicy.Decode(aws.ToString(out.PolicyDocument))
+		doc, err := iampolicy.Decode(aws.ToString(text))
 		if err != nil {
 			return fmt.Errorf("inline policy %s: %w", n, err)
 		}
@@ -152,69 +240,13 @@ func (c Client) roleState(ctx context.Context, st *remediation.State) error {
 	return nil
 }
 
+func (c Client) roleState(ctx context.Context, st *remediation.State) error {
+	return c.principalState(ctx, st, c.roleAPI(aws.String(st.Principal.Name)))
+}
+
 func (c Client) userState(ctx context.Context, st *remediation.State, opts remediation.SnapshotOptions) error {
-	name := aws.String(st.Principal.Name)
-	user, err := c.API.GetUser(ctx, &iam.GetUserInput{UserName: name})
-	if err != nil {
-		return fmt.Errorf("GetUser: %w", err)
-	}
-	if user.User != nil {
-		st.Principal.Path = aws.ToString(user.User.Path)
-		if arn := aws.ToString(user.User.Arn); arn != "" {
-			st.Principal.ARN = arn
-		}
-	}
-	var marker *string
-	for {
-		out, err := c.API.ListUserTags(ctx, &iam.ListUserTagsInput{UserName: name, Marker: marker})
-		if err != nil {
-			return fmt.Errorf("ListUserTags: %w", err)
-		}
-		addTags(st, out.Tags)
-		if !out.IsTruncated {
-			break
-		}
-		marker = out.Marker
-	}
-	var attached []types.AttachedPolicy
-	marker = nil
-	for {
-		out, err := c.API.ListAttachedUserPolicies(ctx, &iam.ListAttachedUserPoliciesInput{UserName: name, Marker: marker})
-		if err != nil {
-			return fmt.Errorf("ListAttachedUserPolicies: %w", err)
-		}
-		attached = append(attached, out.AttachedPolicies...)
-		if !out.IsTruncated {
-			break
-		}
-		marker = out.Marker
-	}
-	if err := c.managed(ctx, st, attached); err != nil {
+	if err := c.principalState(ctx, st, c.userAPI(aws.String(st.Principal.Name))); err != nil {
 		return err
-	}
-	var names []string
-	marker = nil
-	for {
-		out, err := c.API.ListUserPolicies(ctx, &iam.ListUserPoliciesInput{UserName: name, Marker: marker})
-		if err != nil {
-			return fmt.Errorf("ListUserPolicies: %w", err)
-		}
-		names = append(names, out.PolicyNames...)
-		if !out.IsTruncated {
-			break
-		}
-		marker = out.Marker
-	}
-	for _, n := range names {
-		out, err := c.API.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: aws.String(n)})
-		if err != nil {
-			return fmt.Errorf("GetUserPolicy %s: %w", n, err)
-		}
-		doc, err := iampolicy.Decode(aws.ToString(out.PolicyDocument))
-		if err != nil {
-			return fmt.Errorf("inline policy %s: %w", n, err)
-		}
-		st.Inline = append(st.Inline, remediation.InlinePolicy{Name: n, Document: doc})
 	}
 	if opts.AccessKeys {
 		if err := c.accessKeys(ctx, st); err != nil {
