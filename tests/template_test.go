@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // cfn is template.yaml decoded to plain Go values, with CloudFormation's
@@ -565,4 +567,19 @@ func anyList(v any) []any {
 		return nil
 	}
 	return []any{v}
+}
+
+// TestStateTableLayout checks the deployed table has the layout every
+// adapter uses (package statetable).
+func TestStateTableLayout(t *testing.T) {
+	p := props(loadTemplate(t).resources()["StateTable"])
+	keys := map[string]string{}
+	for _, k := range anyList(p["KeySchema"]) {
+		m := k.(map[string]any)
+		keys[fmt.Sprint(m["KeyType"])] = fmt.Sprint(m["AttributeName"])
+	}
+	ttl, _ := p["TimeToLiveSpecification"].(map[string]any)
+	if keys["HASH"] != statetable.PK || keys["RANGE"] != statetable.SK || ttl["AttributeName"] != statetable.TTL || fmt.Sprint(ttl["Enabled"]) != "true" {
+		t.Fatalf("StateTable keys %v, TTL %v; want %s/%s and TTL on %s", keys, ttl, statetable.PK, statetable.SK, statetable.TTL)
+	}
 }

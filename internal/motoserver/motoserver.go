@@ -24,6 +24,7 @@ import (
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/bedrock-warden/warden/pkg/awsconf"
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // Server is a running moto_server.
@@ -187,10 +188,9 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// CreateTable creates the Bedrock Warden state table layout in moto: one
-// table, partition key "pk" (S), sort key "sk" (S), on-demand, TTL on
-// "ttl" (epoch seconds). Every package shares this single table and keeps
-// its items under its own pk prefix (see docs/state.md).
+// CreateTable creates the Bedrock Warden state table in moto, with the
+// layout of package statetable (as template.yaml declares it): on-demand,
+// TTL enabled. Every adapter shares this one table under its own pk prefix.
 func (s *Server) CreateTable(t testing.TB, name string) {
 	t.Helper()
 	ctx := context.Background()
@@ -198,12 +198,12 @@ func (s *Server) CreateTable(t testing.TB, name string) {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{
-			{AttributeName: aws.String("pk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
-			{AttributeName: aws.String("sk"), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(statetable.PK), AttributeType: ddbtypes.ScalarAttributeTypeS},
+			{AttributeName: aws.String(statetable.SK), AttributeType: ddbtypes.ScalarAttributeTypeS},
 		},
 		KeySchema: []ddbtypes.KeySchemaElement{
-			{AttributeName: aws.String("pk"), KeyType: ddbtypes.KeyTypeHash},
-			{AttributeName: aws.String("sk"), KeyType: ddbtypes.KeyTypeRange},
+			{AttributeName: aws.String(statetable.PK), KeyType: ddbtypes.KeyTypeHash},
+			{AttributeName: aws.String(statetable.SK), KeyType: ddbtypes.KeyTypeRange},
 		},
 		BillingMode: ddbtypes.BillingModePayPerRequest,
 	})
@@ -212,7 +212,7 @@ func (s *Server) CreateTable(t testing.TB, name string) {
 	}
 	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               aws.String(name),
-		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String("ttl"), Enabled: aws.Bool(true)},
+		TimeToLiveSpecification: &ddbtypes.TimeToLiveSpecification{AttributeName: aws.String(statetable.TTL), Enabled: aws.Bool(true)},
 	})
 	if err != nil {
 		t.Fatalf("enable TTL on %s: %v", name, err)

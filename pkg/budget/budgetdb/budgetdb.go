@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/bedrock-warden/warden/pkg/budget"
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // PKPrefix starts every budget item's partition key.
@@ -48,10 +48,7 @@ func New(client API, table string) *Store { return &Store{client: client, table:
 
 // Key returns the item key of m.
 func Key(m budget.Mark) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: PKPrefix + m.Period + "#" + m.PeriodStart.UTC().Format(time.RFC3339)},
-		"sk": &types.AttributeValueMemberS{Value: m.Rule + "#" + m.Budget + "#" + m.Model},
-	}
+	return statetable.Key(PKPrefix+m.Period+"#"+m.PeriodStart.UTC().Format(time.RFC3339), m.Rule+"#"+m.Budget+"#"+m.Model)
 }
 
 // Claim is one conditional PutItem (attribute_not_exists(pk)).
@@ -61,7 +58,7 @@ func (s *Store) Claim(ctx context.Context, m budget.Mark, expires time.Time) (bo
 	item["budget"] = &types.AttributeValueMemberS{Value: m.Budget}
 	item["model"] = &types.AttributeValueMemberS{Value: m.Model}
 	item["period"] = &types.AttributeValueMemberS{Value: m.Period}
-	item["ttl"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)}
+	item[statetable.TTL] = statetable.Expires(expires)
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
 		Item:                item,

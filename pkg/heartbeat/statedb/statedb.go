@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/bedrock-warden/warden/pkg/heartbeat"
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // Item key.
@@ -48,10 +49,7 @@ var _ heartbeat.Store = (*Store)(nil)
 func New(api API, table string) *Store { return &Store{api: api, table: table} }
 
 func key() map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: PK},
-		"sk": &types.AttributeValueMemberS{Value: SK},
-	}
+	return statetable.Key(PK, SK)
 }
 
 // Load reads the state (zero State when there is no item).

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/bedrock-warden/warden/pkg/remediation"
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // Partition keys and prefixes.
@@ -66,7 +67,7 @@ func n(v int64) types.AttributeValue {
 }
 
 func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{"pk": s(pk), "sk": s(sk)}
+	return statetable.Key(pk, sk)
 }
 
 func ledgerSK(id string) (string, error) {
@@ -160,7 +161,7 @@ func (st Store) Get(ctx context.Context, id string) (remediation.Record, error) 
 func decode(item map[string]types.AttributeValue) (remediation.Record, error) {
 	var r remediation.Record
 	if err := json.Unmarshal([]byte(str(item, "record")), &r); err != nil {
-		return r, fmt.Errorf("ledger item %s: %w", str(item, "sk"), err)
+		return r, fmt.Errorf("ledger item %s: %w", str(item, statetable.SK), err)
 	}
 	return r, nil
 }
@@ -233,7 +234,7 @@ func (st Store) Claim(ctx context.Context, fingerprint string, mode remediation.
 		TableName:                aws.String(st.Table),
 		Item:                     item,
 		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (attribute_exists(#ttl) AND #ttl < :now) OR (#status = :pending AND #at < :stale)"),
-		ExpressionAttributeNames: map[string]string{"#ttl": "ttl", "#status": "status", "#at": "at"},
+		ExpressionAttributeNames: map[string]string{"#ttl": statetable.TTL, "#status": "status", "#at": "at"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":now": n(now.Unix()), ":pending": s("pending"), ":stale": n(now.Add(-lease).Unix()),
 		},
@@ -260,7 +261,7 @@ func (st Store) Complete(ctx context.Context, fingerprint string, mode remediati
 	item["status"] = s("done")
 	item["record"] = s(recordID)
 	if !until.IsZero() {
-		item["ttl"] = n(until.Unix())
+		item[statetable.TTL] = statetable.Expires(until)
 	}
 	if _, err := st.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}); err != nil {
 		return fmt.Errorf("complete claim %s/%s: %w", fingerprint, mode, err)
@@ -288,7 +289,7 @@ func (st Store) Take(ctx context.Context, account string, hour time.Time, max in
 		Key:                       breakerKey(account, hour),
 		UpdateExpression:          aws.String("ADD #c :one SET #ttl = :ttl"),
 		ConditionExpression:       aws.String("attribute_not_exists(#c) OR #c < :max"),
-		ExpressionAttributeNames:  map[string]string{"#c": "count", "#ttl": "ttl"},
+		ExpressionAttributeNames:  map[string]string{"#c": "count", "#ttl": statetable.TTL},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":max": n(int64(max)), ":ttl": n(remediation.Hour(hour).Add(2 * time.Hour).Unix())},
 	})
 	if err == nil {
@@ -308,7 +309,7 @@ func (st Store) MarkOpen(ctx context.Context, account string, hour time.Time) (b
 		Key:                       breakerKey(account, hour),
 		UpdateExpression:          aws.String("SET #o = :t, #ttl = :ttl"),
 		ConditionExpression:       aws.String("attribute_not_exists(#o)"),
-		ExpressionAttributeNames:  map[string]string{"#o": "openedAt", "#ttl": "ttl"},
+		ExpressionAttributeNames:  map[string]string{"#o": "openedAt", "#ttl": statetable.TTL},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": n(time.Now().Unix()), ":ttl": n(remediation.Hour(hour).Add(2 * time.Hour).Unix())},
 	})
 	if err == nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/bedrock-warden/warden/pkg/spikes"
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // PKPrefix starts every spike item's partition key.
@@ -81,10 +82,7 @@ func SK(k spikes.Key) string {
 const MaxKeyID = 512
 
 func key(k spikes.Key, start time.Time) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: PK(start)},
-		"sk": &types.AttributeValueMemberS{Value: SK(k)},
-	}
+	return statetable.Key(PK(start), SK(k))
 }
 
 func num(n int64) *types.AttributeValueMemberN {
@@ -109,7 +107,7 @@ func (s *Store) Add(ctx context.Context, inc spikes.Increment) (spikes.Counter, 
 	}
 	update := "ADD #c :n SET #kind = :kind, #id = :id, #ws = :ws, #win = :win, #ttl = :ttl, #slot = :snap"
 	names := map[string]string{
-		"#c": "c", "#kind": "kind", "#id": "id", "#ws": "ws", "#win": "win", "#ttl": "ttl",
+		"#c": "c", "#kind": "kind", "#id": "id", "#ws": "ws", "#win": "win", "#ttl": statetable.TTL,
 		"#slot": "t" + strconv.Itoa(inc.Slot),
 	}
 	values := map[string]types.AttributeValue{
@@ -194,7 +192,7 @@ func (s *Store) Counts(ctx context.Context, k spikes.Key, starts []time.Time) ([
 				return nil, fmt.Errorf("counterdb: history of %s: %w", k, err)
 			}
 			for _, item := range resp.Responses[s.table] {
-				pk, _ := item["pk"].(*types.AttributeValueMemberS)
+				pk, _ := item[statetable.PK].(*types.AttributeValueMemberS)
 				if pk == nil {
 					continue
 				}

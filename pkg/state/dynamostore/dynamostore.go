@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/bedrock-warden/warden/pkg/state"
+	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
 // API is the part of the DynamoDB client the store uses.
@@ -56,10 +57,7 @@ func New(client API, table string) *Store { return &Store{client: client, table:
 const maxBatchGet = 100
 
 func key(pk, sk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{
-		"pk": &types.AttributeValueMemberS{Value: pk},
-		"sk": &types.AttributeValueMemberS{Value: sk},
-	}
+	return statetable.Key(pk, sk)
 }
 
 func eventKey(id string) map[string]types.AttributeValue {
@@ -109,7 +107,7 @@ func (s *Store) Handled(ctx context.Context, ids []string) (map[string]bool, err
 			keys[i] = eventKey(id)
 		}
 		req := map[string]types.KeysAndAttributes{s.table: {
-			Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String("pk"),
+			Keys: keys, ConsistentRead: aws.Bool(true), ProjectionExpression: aws.String(statetable.PK),
 		}}
 		for attempt := 0; len(req) > 0; attempt++ {
 			if attempt == 5 {
@@ -125,7 +123,7 @@ func (s *Store) Handled(ctx context.Context, ids []string) (map[string]bool, err
 				return nil, fmt.Errorf("dynamostore: read handled events: %w", err)
 			}
 			for _, item := range res.Responses[s.table] {
-				if pk, ok := item["pk"].(*types.AttributeValueMemberS); ok {
+				if pk, ok := item[statetable.PK].(*types.AttributeValueMemberS); ok {
 					out[pk.Value[len(state.EventPrefix):]] = true
 				}
 			}
@@ -194,7 +192,7 @@ func (s *Store) Claim(ctx context.Context, c state.Claim) (state.Window, error) 
 		ConditionExpression: aws.String(cond),
 		ExpressionAttributeNames: map[string]string{
 			"#st": "st", "#owner": "owner", "#tok": "tok", "#rule": "rule", "#fp": "fp",
-			"#cnt": "cnt", "#rep": "rep", "#alerts": "alerts", "#v": "v", "#ttl": "ttl",
+			"#cnt": "cnt", "#rep": "rep", "#alerts": "alerts", "#v": "v", "#ttl": statetable.TTL,
 		},
 		ExpressionAttributeValues: vals,
 		ReturnValues:              types.ReturnValueAllNew,
@@ -277,7 +275,7 @@ func (s *Store) Commit(ctx context.Context, c state.Commit) error {
 	for _, id := range c.Handled {
 		item := eventKey(id)
 		item["at"] = num(c.Now.UnixMilli())
-		item["ttl"] = num(c.Now.Add(s.eventTTL()).Unix())
+		item[statetable.TTL] = statetable.Expires(c.Now.Add(s.eventTTL()))
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName:           aws.String(s.table),
 			Item:                item,

@@ -1,0 +1,42 @@
+// Package statetable holds the layout of Bedrock Warden's one DynamoDB
+// table, which every stateful adapter shares (dedup, spike counters, budget
+// marks, heartbeat, remediation ledger): partition key "pk" (S), sort key
+// "sk" (S), and a TTL attribute "ttl" (N, epoch seconds). template.yaml
+// declares the same layout; each adapter keeps its items under its own pk
+// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#).
+package statetable
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Attribute names of the key and of the expiry.
+const (
+	PK  = "pk"
+	SK  = "sk"
+	TTL = "ttl"
+)
+
+// Key returns the item key (pk, sk).
+func Key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		PK: &types.AttributeValueMemberS{Value: pk},
+		SK: &types.AttributeValueMemberS{Value: sk},
+	}
+}
+
+// Expires returns the TTL attribute value for t (epoch seconds).
+func Expires(t time.Time) *types.AttributeValueMemberN {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(t.Unix(), 10)}
+}
+
+// PartitionKey returns the item's pk, or "" when it has none.
+func PartitionKey(item map[string]types.AttributeValue) string {
+	if v, ok := item[PK].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
