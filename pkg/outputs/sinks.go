@@ -73,6 +73,9 @@ func ModelDimension(ev *normalize.Event) string {
 	if !ev.Outcome.Success() || id == "" {
 		return "unresolved"
 	}
+	if len(id) <= 256 && printableASCII(id) {
+		return id // the usual case: no copy per event
+	}
 	var b strings.Builder
 	for i := 0; i < len(id) && b.Len() < 256; i++ {
 		if c := id[i]; c >= 0x20 && c < 0x7f {
@@ -82,6 +85,15 @@ func ModelDimension(ev *normalize.Event) string {
 		}
 	}
 	return b.String()
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // Collect returns the batch's metric data.

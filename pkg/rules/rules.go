@@ -86,13 +86,10 @@ func (e *Engine) Evaluate(ev *normalize.Event, out []findings.Finding) []finding
 		return e.invocation(ev, out)
 	default:
 		if rule, ok := controlPlane[ev.Name]; ok && ev.Outcome.Success() {
-			n := len(out)
-			out = e.add(out, rule, ev, ev.Region, controlTitle(rule, ev), "")
-			if len(out) > n {
-				// A change is its own incident: deleting logging after
-				// changing it is a second alert, not a suppressed repeat.
-				out[n].Fingerprint = findings.Fingerprint(rule, ev.Principal.ARN, ev.Name+" "+ev.Model.ID(), ev.Region)
-			}
+			// A change is its own incident: deleting logging after
+			// changing it is a second alert, not a suppressed repeat.
+			inc := incident{what: ev.Name + " " + ev.Model.ID(), where: ev.Region}
+			out = e.add(out, rule, ev, inc, controlTitle(rule, ev), "")
 		}
 	}
 	return out
@@ -107,7 +104,7 @@ func (e *Engine) invocation(ev *normalize.Event, out []findings.Finding) []findi
 	if ev.Outcome.Denied {
 		// The call did not happen: allow-list rules have nothing to judge,
 		// but the refusal itself is the signal.
-		return e.add(out, findings.RuleDeniedInvocation, ev, ev.Region,
+		return e.add(out, findings.RuleDeniedInvocation, ev, modelIn(ev, ev.Region),
 			who(ev)+" was refused "+ev.Name+modelPhrase(ev)+" in "+orUnknown(ev.Region)+" ("+ev.Outcome.ErrorCode+")",
 			"errorCode "+ev.Outcome.ErrorCode+": "+ev.Outcome.ErrorMessage)
 	}
@@ -117,7 +114,7 @@ func (e *Engine) invocation(ev *normalize.Event, out []findings.Finding) []findi
 	m := &ev.Model
 	if m.Raw != "" {
 		if pat, denied := p.ModelDenied(m.Base, m.Raw); denied {
-			out = e.add(out, findings.RuleUnauthorizedModel, ev, ev.Region,
+			out = e.add(out, findings.RuleUnauthorizedModel, ev, modelIn(ev, ev.Region),
 				who(ev)+" invoked "+m.ID()+" in "+orUnknown(ev.Region)+": model denied",
 				"model "+quote(m.ID())+" matches models.deny "+quote(pat))
 		} else if !p.ModelAllowed(m.Base, m.Raw) {
@@ -125,25 +122,25 @@ func (e *Engine) invocation(ev *normalize.Event, out []findings.Finding) []findi
 			if m.Base == "" {
 				reason += " (a " + string(m.Kind) + " ARN cannot be resolved to a foundation model; allow the ARN itself)"
 			}
-			out = e.add(out, findings.RuleUnauthorizedModel, ev, ev.Region,
+			out = e.add(out, findings.RuleUnauthorizedModel, ev, modelIn(ev, ev.Region),
 				who(ev)+" invoked "+m.ID()+" in "+orUnknown(ev.Region)+": model not allowed", reason)
 		}
 	}
 	if r, reason, bad := e.regionViolation(ev); bad {
-		out = e.add(out, findings.RuleUnauthorizedRegion, ev, r,
+		out = e.add(out, findings.RuleUnauthorizedRegion, ev, modelIn(ev, r),
 			who(ev)+" invoked "+orUnknown(m.ID())+" "+reason, reason)
 	}
 	if reason, bad := e.sourceViolation(ev); bad {
-		out = e.add(out, findings.RuleUnauthorizedSourceIP, ev, ev.Region,
+		out = e.add(out, findings.RuleUnauthorizedSourceIP, ev, modelIn(ev, ev.Region),
 			who(ev)+" invoked "+orUnknown(m.ID())+" from "+sourcePhrase(ev)+": source not allowed", reason)
 	}
 	if ev.Principal.Type != normalize.PrincipalAWSService && !p.PrincipalAllowed(ev.Principal.ARN) {
-		out = e.add(out, findings.RuleUnauthorizedPrincipal, ev, ev.Region,
+		out = e.add(out, findings.RuleUnauthorizedPrincipal, ev, modelIn(ev, ev.Region),
 			who(ev)+" invoked "+orUnknown(m.ID())+": principal not allowed",
 			"principal "+quote(ev.Principal.ARN)+" matches no principals.allow pattern")
 	}
 	if ev.Principal.BearerToken && !p.APIKeys.Allow {
-		out = e.add(out, findings.RuleAPIKeyUsed, ev, ev.Region,
+		out = e.add(out, findings.RuleAPIKeyUsed, ev, modelIn(ev, ev.Region),
 			who(ev)+" invoked "+orUnknown(m.ID())+" with a Bedrock API key",
 			"apiKeys.allow is false")
 	}
@@ -196,17 +193,30 @@ func (e *Engine) sourceViolation(ev *normalize.Event) (reason string, bad bool) 
 }
 
 // add appends a finding when the rule is enabled.
-func (e *Engine) add(out []findings.Finding, rule string, ev *normalize.Event, fpRegion, title, reason string) []findings.Finding {
+// incident is what, besides rule and principal, identifies an incident: its
+// fingerprint's model and region components.
+type incident struct{ what, where string }
+
+// modelIn is the usual incident: the event's model in region (the
+// offending region for region findings).
+func modelIn(ev *normalize.Event, region string) incident {
+	if region == "" {
+		region = ev.Region
+	}
+	return incident{what: ev.Model.ID(), where: region}
+}
+
+func (e *Engine) add(out []findings.Finding, rule string, ev *normalize.Event, inc incident, title, reason string) []findings.Finding {
 	enabled, sev := e.p.Rule(rule)
 	if !enabled {
 		return out
 	}
-	return append(out, NewFinding(rule, sev, ev, fpRegion, title, reason))
+	return append(out, newFinding(rule, sev, ev, inc, title, reason))
 }
 
-// NewFinding builds a finding for ev. fpRegion is the region that goes into the
-// fingerprint (the offending one for region findings).
-func NewFinding(rule string, sev findings.Severity, ev *normalize.Event, fpRegion, title, reason string) findings.Finding {
+// newFinding builds a finding for ev, fingerprinted on rule, principal and
+// inc.
+func newFinding(rule string, sev findings.Severity, ev *normalize.Event, inc incident, title, reason string) findings.Finding {
 	f := findings.Finding{
 		Rule:            rule,
 		Severity:        sev,
@@ -240,10 +250,7 @@ func NewFinding(rule string, sev findings.Severity, ev *normalize.Event, fpRegio
 	if ev.Principal.BearerToken {
 		f.Details = map[string]string{"bearerToken": "true"}
 	}
-	if fpRegion == "" {
-		fpRegion = ev.Region
-	}
-	f.Fingerprint = findings.Fingerprint(rule, ev.Principal.ARN, ev.Model.ID(), fpRegion)
+	f.Fingerprint = findings.Fingerprint(rule, ev.Principal.ARN, inc.what, inc.where)
 	return f
 }
 
