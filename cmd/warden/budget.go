@@ -41,13 +41,8 @@ Flags:
 `
 
 func runBudget(ctx context.Context, args []string, sio *IO) int {
-	if len(args) == 0 || args[0] != "status" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(sio.Stdout, budgetUsage)
-			return exitOK
-		}
-		fmt.Fprint(sio.Stderr, budgetUsage)
-		return exitUsage
+	if code, ok := onlyStatus(args, budgetUsage, sio); !ok {
+		return code
 	}
 	fl := flag.NewFlagSet("budget status", flag.ContinueOnError)
 	fl.SetOutput(sio.Stderr)

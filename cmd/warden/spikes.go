@@ -44,13 +44,8 @@ Flags:
 `
 
 func runSpikes(ctx context.Context, args []string, sio *IO) int {
-	if len(args) == 0 || args[0] != "status" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprint(sio.Stdout, spikesUsage)
-			return exitOK
-		}
-		fmt.Fprint(sio.Stderr, spikesUsage)
-		return exitUsage
+	if code, ok := onlyStatus(args, spikesUsage, sio); !ok {
+		return code
 	}
 	fl := flag.NewFlagSet("spikes status", flag.ContinueOnError)
 	fl.SetOutput(sio.Stderr)
@@ -219,4 +214,19 @@ func spikesDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// onlyStatus checks that a verb whose one subcommand is "status" got it.
+// When it did not, it prints usage (to stdout for --help) and returns the
+// exit status and false.
+func onlyStatus(args []string, usage string, sio *IO) (int, bool) {
+	if len(args) > 0 && args[0] == "status" {
+		return 0, true
+	}
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(sio.Stdout, usage)
+		return exitOK, false
+	}
+	fmt.Fprint(sio.Stderr, usage)
+	return exitUsage, false
 }
