@@ -9,7 +9,9 @@ import (
 
 // matchPattern reports whether event (decoded JSON) matches an EventBridge
 // event pattern, for the pattern features template.yaml uses: nested
-// objects, lists of exact values, $or, and the content filters prefix,
+// objects (an array of objects in the event matches when any of its
+// objects does, as EventBridge's flattening means), lists of exact values,
+// $or, and the content filters prefix,
 // suffix, anything-but, exists, equals-ignore-case and wildcard ('*' any
 // run of characters, as EventBridge and IAM mean it). An unsupported filter is an
 // error, so the test cannot pass by ignoring part of a pattern.
@@ -46,6 +48,20 @@ func matchPattern(pattern map[string]any, event any) (bool, error) {
 		case map[string]any:
 			if !present {
 				return false, nil
+			}
+			if list, isList := got.([]any); isList {
+				any := false
+				for _, elem := range list {
+					ok, err := matchPattern(w, elem)
+					if err != nil {
+						return false, err
+					}
+					any = any || ok
+				}
+				if !any {
+					return false, nil
+				}
+				continue
 			}
 			ok, err := matchPattern(w, got)
 			if err != nil || !ok {

@@ -116,9 +116,62 @@ func functionRoles(tpl cfn) (map[string]roleGrants, error) {
 				g.allow[a] = true
 			}
 		}
+		// A KMS key policy that names the role grants it directly, without
+		// an identity policy (the seal keys do this).
+		for _, a := range keyPolicyGrants(res, fmt.Sprint(ga[0])) {
+			g.allow[a] = true
+		}
 		out[dir] = g
 	}
 	return out, nil
+}
+
+// keyPolicyGrants returns the actions the template's KMS key policies
+// allow the role with logical id role (named by Fn::GetAtt role.Arn,
+// directly or inside Fn::If).
+func keyPolicyGrants(res map[string]map[string]any, role string) []string {
+	var out []string
+	for _, r := range res {
+		if r["Type"] != "AWS::KMS::Key" {
+			continue
+		}
+		doc, _ := props(r)["KeyPolicy"].(map[string]any)
+		sts, _ := doc["Statement"].([]any)
+		for _, s := range sts {
+			st, _ := s.(map[string]any)
+			if fi, ok := st["Fn::If"].([]any); ok && len(fi) == 3 {
+				st, _ = fi[1].(map[string]any)
+			}
+			if st == nil || st["Effect"] != "Allow" {
+				continue
+			}
+			principal, _ := st["Principal"].(map[string]any)
+			if namesRole(principal["AWS"], role) {
+				out = append(out, stringList(st["Action"])...)
+			}
+		}
+	}
+	return out
+}
+
+// namesRole reports whether a principal element holds Fn::GetAtt role.Arn.
+func namesRole(v any, role string) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if namesRole(e, role) {
+				return true
+			}
+		}
+	case map[string]any:
+		if ga, ok := x["Fn::GetAtt"].([]any); ok && len(ga) == 2 {
+			return fmt.Sprint(ga[0]) == role && fmt.Sprint(ga[1]) == "Arn"
+		}
+		if fi, ok := x["Fn::If"].([]any); ok && len(fi) == 3 {
+			return namesRole(fi[1], role) || namesRole(fi[2], role)
+		}
+	}
+	return false
 }
 
 // roleStatements returns the inline policy statements of a role, taking the
@@ -166,6 +219,7 @@ var reviewed = map[string][]string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "cloudwatch:PutMetricData", "ssm:GetParameter",
 		"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+		"kms:GenerateMac",
 	},
 	"remediator": {
 		"logs:CreateLogStream", "logs:PutLogEvents",
@@ -175,7 +229,7 @@ var reviewed = map[string][]string{
 		"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy",
 		"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:DetachUserPolicy", "iam:UpdateAccessKey", "iam:UpdateServiceSpecificCredential",
 		"ssm:GetParameter", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "sqs:SendMessage",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "sqs:SendMessage", "kms:GenerateMac", "kms:VerifyMac",
 	},
 	"sweeper": {
 		"logs:CreateLogStream", "logs:PutLogEvents",
@@ -185,22 +239,22 @@ var reviewed = map[string][]string{
 		"iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
 		"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:AttachUserPolicy", "iam:UpdateAccessKey", "iam:UpdateServiceSpecificCredential",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
-		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "kms:GenerateMac", "kms:VerifyMac",
 	},
 	"budget": {
 		"logs:CreateLogStream", "logs:PutLogEvents", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
-		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "kms:GenerateMac",
 	},
 	"reconciler": {
 		"logs:CreateLogStream", "logs:PutLogEvents", "cloudtrail:LookupEvents", "cloudwatch:GetMetricData",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
-		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "kms:GenerateMac",
 	},
 	"sentinel": {
 		"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
-		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "sqs:SendMessage",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "sqs:SendMessage", "kms:GenerateMac",
 	},
 }
 

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,15 +21,17 @@ import (
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/bedrock-warden/warden/internal/motoserver"
+	"github.com/bedrock-warden/warden/pkg/alerts"
 	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/iampolicy"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/remediation"
-	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
+	"github.com/bedrock-warden/warden/pkg/remediation/assemble"
 	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
-	"github.com/bedrock-warden/warden/pkg/remediation/snsalert"
 	"github.com/bedrock-warden/warden/pkg/remediation/ssmmode"
+	"github.com/bedrock-warden/warden/pkg/seal"
+	"github.com/bedrock-warden/warden/pkg/seal/kmsmac"
 )
 
 const (
@@ -53,21 +54,25 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// remEnv is one moto_server with the state table, the alert topic and a
-// Remediator wired with the real adapters.
+// remEnv is one moto_server with the state table, the alert topic, the
+// stack's two KMS HMAC keys, and the remediator and sweeper as the Lambdas
+// build them (pipeline.Remediator, pipeline.Sweeper), on a fake clock.
 type remEnv struct {
-	t     *testing.T
-	srv   *motoserver.Server
-	cfg   aws.Config
-	rec   *awsconf.Recorder
-	iam   *iam.Client
-	ssm   *ssm.Client
-	topic string
-	store ledgerdb.Store
-	clock *fakeClock
-	pol   *policy.Policy
-	rem   *remediation.Remediator
-	undo  remediation.Undoer
+	t          *testing.T
+	srv        *motoserver.Server
+	cfg        aws.Config
+	rec        *awsconf.Recorder
+	iam        *iam.Client
+	ssm        *ssm.Client
+	topic      string
+	findingKey string
+	ledgerKey  string
+	store      ledgerdb.Store // the test's view of the ledger
+	detector   seal.Findings  // seals as the detector does
+	clock      *fakeClock
+	pol        *policy.Policy
+	rem        *remediation.Remediator
+	undo       *remediation.Undoer
 }
 
 func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time.Duration) *remEnv {
@@ -82,10 +87,12 @@ func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time
 	srv.CreateTable(t, remTable)
 	// setup is the test's own client config; cfg is what the remediator's
 	// clients use (its calls are recorded for the template's IAM check);
-	// sweepCfg is the undo side (sweeper Lambda and CLI).
+	// sweepCfg is the undo side (sweeper Lambda and CLI); detCfg seals
+	// findings as the detector does.
 	setup := srv.Config(t)
 	cfg := srv.ConfigFor(t, "remediator")
 	sweepCfg := srv.ConfigFor(t, "sweeper")
+	detCfg := srv.ConfigFor(t, "detector")
 	rec := awsconf.NewRecorder()
 	rec.Attach(&cfg)
 	ctx := context.Background()
@@ -93,10 +100,14 @@ func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time
 	if err != nil {
 		t.Fatalf("create topic: %v", err)
 	}
+	findingKey, ledgerKey := srv.CreateHMACKey(t, "findings"), srv.CreateHMACKey(t, "ledger")
+	testLedger := kmsmac.New(setup, ledgerKey)
 	e := &remEnv{
 		t: t, srv: srv, cfg: cfg, rec: rec, iam: iam.NewFromConfig(setup), ssm: ssm.NewFromConfig(setup),
-		topic: aws.ToString(topic.TopicArn), store: ledgerdb.New(cfg, remTable),
-		clock: &fakeClock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)},
+		topic: aws.ToString(topic.TopicArn), findingKey: findingKey, ledgerKey: ledgerKey,
+		store:    ledgerdb.New(setup, remTable, seal.Records{Gen: testLedger, Check: testLedger}),
+		detector: seal.Findings{MAC: kmsmac.New(detCfg, findingKey)},
+		clock:    &fakeClock{t: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)},
 		pol: &policy.Policy{
 			Principals: policy.PrincipalRules{Exempt: []string{"arn:aws:iam::" + remAccount + ":role/break-glass*"}},
 			Remediation: policy.RemediationSettings{
@@ -104,27 +115,57 @@ func newRemEnv(t *testing.T, actions map[string]string, maxPerHour int, ttl time
 			},
 		},
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	client := iamstate.New(cfg)
-	applier := remediation.Applier{IAM: client, Sleep: func(time.Duration) {}}
-	alerts := snsalert.New(cfg, e.topic)
-	e.rem = &remediation.Remediator{
-		Config: remediation.Config{
-			Actions: e.pol.Remediation.Actions, MaxActionsPerHour: e.pol.Remediation.MaxActionsPerHour,
-			QuarantineTTL: e.pol.Remediation.QuarantineTTL.D(),
-			Guard: remediation.Guard{Policy: e.pol, ProtectedTag: e.pol.Remediation.ProtectedTag,
-				OwnRoleARNs: []string{"arn:aws:iam::" + remAccount + ":role/warden-remediator"}, StackName: remStack, Account: remAccount},
-		},
-		Mode:    &remediation.ModeCache{Store: ssmmode.New(cfg, remStack), Now: e.clock.Now, Log: log},
-		IAM:     client,
-		Applier: applier,
-		Ledger:  e.store, Claims: e.store, Breaker: e.store,
-		Alerts: alerts, Now: e.clock.Now, Log: log, Actor: "test",
+	env := map[string]string{
+		assemble.EnvStack: remStack, assemble.EnvTable: remTable, assemble.EnvTopicARN: e.topic,
+		assemble.EnvFindingKey: findingKey, assemble.EnvLedgerKey: ledgerKey,
+		assemble.EnvFunction: remStack + "-remediator",
 	}
-	sweepStore := ledgerdb.New(sweepCfg, remTable)
-	e.undo = remediation.Undoer{Applier: remediation.Applier{IAM: iamstate.New(sweepCfg), Sleep: func(time.Duration) {}},
-		Ledger: sweepStore, Claims: sweepStore, Alerts: snsalert.New(sweepCfg, e.topic), Now: e.clock.Now, Log: log}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if e.rem, err = assemble.Remediator(ctx, cfg, func(k string) string { return env[k] }, e.pol, log); err != nil {
+		t.Fatalf("remediator: %v", err)
+	}
+	e.rem.Now, e.rem.Metrics, e.rem.Actor = e.clock.Now, io.Discard, "test"
+	e.rem.Mode = &remediation.ModeCache{Store: ssmmode.New(cfg, remStack), Now: e.clock.Now, Log: log}
+	e.rem.Applier.Sleep = func(time.Duration) {}
+	e.rem.Admission.Verifier.Now = e.clock.Now
+	if e.undo, err = assemble.Sweeper(ctx, sweepCfg, func(k string) string { return env[k] }, log); err != nil {
+		t.Fatalf("sweeper: %v", err)
+	}
+	e.undo.Applier.Sleep, e.undo.Now, e.undo.Metrics = func(time.Duration) {}, e.clock.Now, io.Discard
 	return e
+}
+
+// delivery is what Lambda hands the remediator for findings alerted by
+// the detector: the alert body and attributes alerts.Build makes, sealed
+// with the stack's finding key at the current (fake) time, from the
+// stack's topic.
+func (e *remEnv) delivery(fs ...findings.Finding) events.SNSEvent {
+	e.t.Helper()
+	var ev events.SNSEvent
+	for i, f := range fs {
+		m, err := alerts.Build(f, alerts.Options{Format: alerts.FormatText, Remediable: true, Stack: remStack})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		attrs, err := e.detector.Seal(context.Background(), m.FindingJSON, e.clock.Now())
+		if err != nil {
+			e.t.Fatalf("seal: %v", err)
+		}
+		for k, v := range attrs {
+			m.Attributes[k] = v
+		}
+		ev.Records = append(ev.Records, snsRecord(fmt.Sprint("m", i), e.topic, m.Subject, m.Body, m.Attributes))
+	}
+	return ev
+}
+
+// snsRecord is one SNS record as Lambda delivers it.
+func snsRecord(id, topic, subject, body string, attrs map[string]string) events.SNSEventRecord {
+	e := events.SNSEntity{MessageID: id, TopicArn: topic, Subject: subject, Message: body, MessageAttributes: map[string]any{}}
+	for k, v := range attrs {
+		e.MessageAttributes[k] = map[string]any{"Type": "String", "Value": v}
+	}
+	return events.SNSEventRecord{EventSource: "aws:sns", SNS: e}
 }
 
 func (e *remEnv) setMode(m string) {
@@ -229,23 +270,6 @@ func finding(rule, principal, model string) findings.Finding {
 	return f
 }
 
-func alertBody(t *testing.T, f findings.Finding) string {
-	t.Helper()
-	b, err := json.Marshal(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return "Bedrock Warden: " + f.Rule + " by " + f.Principal + "\n" + findings.AlertMarker + "\n" + string(b)
-}
-
-func snsEvent(t *testing.T, fs ...findings.Finding) events.SNSEvent {
-	var ev events.SNSEvent
-	for i, f := range fs {
-		ev.Records = append(ev.Records, events.SNSEventRecord{SNS: events.SNSEntity{MessageID: fmt.Sprint("m", i), Message: alertBody(t, f)}})
-	}
-	return ev
-}
-
 const (
 	bedrockOnlyDoc = `{"Version":"2012-10-17","Statement":[{"Sid":"Invoke","Effect":"Allow","Action":["bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"],"Resource":"*"}]}`
 	mixedDoc       = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*"},{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data/*"}]}`
@@ -272,7 +296,7 @@ func TestRemediationEnforceDetachThenUndoRestoresExactly(t *testing.T) {
 	}
 
 	f := finding(findings.RuleUnauthorizedModel, roleARN, opusID)
-	if err := e.rem.HandleSNS(context.Background(), snsEvent(t, f)); err != nil {
+	if err := e.rem.HandleSNS(context.Background(), e.delivery(f)); err != nil {
 		t.Fatalf("HandleSNS: %v", err)
 	}
 	after := e.roleState("app-batch")
@@ -375,7 +399,7 @@ var remediatorActions = []string{
 	"iam:DeleteUserPolicy", "iam:DetachRolePolicy", "iam:DetachUserPolicy", "iam:AttachRolePolicy",
 	"iam:AttachUserPolicy", "iam:UpdateAccessKey", "iam:UpdateServiceSpecificCredential",
 	"ssm:GetParameter", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-	"dynamodb:Query", "sns:Publish",
+	"dynamodb:Query", "sns:Publish", "kms:GenerateMac", "kms:VerifyMac", "sts:GetCallerIdentity",
 }
 
 // remSetupActions are calls the tests themselves make.
@@ -551,7 +575,7 @@ func TestRemediationSameFindingThreeTimesActsOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = e.rem.HandleSNS(ctx, snsEvent(t, f))
+			errs[i] = e.rem.HandleSNS(ctx, e.delivery(f))
 		}()
 	}
 	wg.Wait()
@@ -563,7 +587,7 @@ func TestRemediationSameFindingThreeTimesActsOnce(t *testing.T) {
 	}
 	// A concurrent delivery may be told to retry (ErrInFlight); retry it.
 	for range busy {
-		if err := e.rem.HandleSNS(ctx, snsEvent(t, f)); err != nil {
+		if err := e.rem.HandleSNS(ctx, e.delivery(f)); err != nil {
 			t.Fatalf("retry: %v", err)
 		}
 	}
@@ -583,17 +607,30 @@ func TestRemediationSameFindingThreeTimesActsOnce(t *testing.T) {
 	}
 }
 
-func TestRemediationMalformedMessageIsAnError(t *testing.T) {
+func TestRemediationMalformedMessageIsRefused(t *testing.T) {
 	e := newRemEnv(t, map[string]string{findings.RuleUnauthorizedModel: remediation.ActionQuarantine}, 10, 0)
 	e.rec.Reset()
-	for _, body := range []string{"hello", findings.AlertMarker + "\n{not json", findings.AlertMarker + "\n{\"rule\":\"unauthorized-model\"}"} {
-		ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "x", Message: body}}}}
-		if err := e.rem.HandleSNS(context.Background(), ev); err == nil {
-			t.Errorf("body %q: want an error (retry, then dead-letter)", body)
+	attrs := map[string]string{findings.AttrRemediable: "true"}
+	for i, body := range []string{"hello", findings.AlertMarker + "\n{not json", findings.AlertMarker + "\n{\"rule\":\"unauthorized-model\"}"} {
+		ev := events.SNSEvent{Records: []events.SNSEventRecord{snsRecord(fmt.Sprint("x", i), e.topic, "s", body, attrs)}}
+		// Refused, not retried: no retry can make it a finding.
+		if err := e.rem.HandleSNS(context.Background(), ev); err != nil {
+			t.Errorf("body %q: %v", body, err)
 		}
 	}
-	if n := len(e.rec.Calls()); n != 0 {
-		t.Errorf("a malformed message made AWS calls: %v", e.rec.Calls())
+	for action := range e.rec.Calls() {
+		if strings.HasPrefix(action, "iam:") || strings.HasPrefix(action, "kms:") {
+			t.Errorf("a malformed message made a %s call", action)
+		}
+	}
+	n := 0
+	for _, m := range e.srv.SNSMessages(t) {
+		if m.Attributes["rule"].StringValue == findings.RuleFindingRejected {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d rejection alerts for three malformed messages in one hour, want 1", n)
 	}
 }
 

@@ -21,6 +21,8 @@ func TestSentinelFlagsMonitorSamples(t *testing.T) {
 		tamper.EnvTable:         stackValues["StateTable"],
 		tamper.EnvParameterPath: "/bedrock-warden/" + stackValues["AWS::StackName"],
 		tamper.EnvFunctionNames: "bedrock-warden-detector,bedrock-warden-sentinel",
+		tamper.EnvTableARN:      stackValues["StateTable.Arn"],
+		tamper.EnvKeyARNs:       stackValues["FindingKey.Arn"] + "," + stackValues["AlertKey.Arn"] + "," + stackValues["LedgerKey.Arn"],
 	}
 	stack, err := tamper.StackFromEnv(func(k string) string { return env[k] })
 	if err != nil {

@@ -346,6 +346,20 @@ func TestPatternMatcher(t *testing.T) {
 	if _, err := matchPattern(map[string]any{"a": []any{map[string]any{"numeric": []any{">", 1}}}}, map[string]any{"a": 2}); err == nil {
 		t.Error("unsupported filter accepted")
 	}
+	// An array of objects matches when one of its objects does.
+	res := map[string]any{"resources": map[string]any{"ARN": []any{"k1"}}}
+	for _, c := range []struct {
+		ev   any
+		want bool
+	}{
+		{map[string]any{"resources": []any{map[string]any{"ARN": "k0"}, map[string]any{"ARN": "k1"}}}, true},
+		{map[string]any{"resources": []any{map[string]any{"ARN": "k0"}}}, false},
+		{map[string]any{"resources": []any{}}, false},
+	} {
+		if got, err := matchPattern(res, c.ev); err != nil || got != c.want {
+			t.Errorf("array of objects %v = %v, %v; want %v", c.ev, got, err, c.want)
+		}
+	}
 }
 
 // TestCfnLint runs cfn-lint over template.yaml when it is installed (CI
@@ -371,7 +385,17 @@ var stackValues = map[string]string{
 	"AlertTopic":     "arn:aws:sns:us-east-1:111122223333:bedrock-warden-AlertTopic-7HJK2L3M4N5P",
 	"StateTable":     "bedrock-warden-StateTable-9ZYXWVUTSR",
 	"StateTable.Arn": "arn:aws:dynamodb:us-east-1:111122223333:table/bedrock-warden-StateTable-9ZYXWVUTSR",
+	"FindingKey.Arn": "arn:aws:kms:us-east-1:111122223333:key/5f1c3a2b-7d4e-4f6a-9b8c-0d1e2f3a4b5c",
+	"LedgerKey.Arn":  "arn:aws:kms:us-east-1:111122223333:key/6a2d4b3c-8e5f-4a7b-0c9d-1e2f3a4b5c6d",
+	"AlertKey.Arn":   "arn:aws:kms:us-east-1:111122223333:key/7b3e5c4d-9f6a-4b8c-1d0e-2f3a4b5c6d7e",
 }
+
+// stackConditions are the template's conditions for the resolved stack:
+// the defaults (remediator on, no on-call role) in us-east-1.
+var stackConditions = map[string]bool{"MakeRemediator": true, "HasOnCallRole": false, "HasFindingVerifier": true, "InUsEast1": true}
+
+// noValue stands for Ref AWS::NoValue until resolve drops it.
+type noValue struct{}
 
 var subRef = regexp.MustCompile(`\$\{([A-Za-z0-9:.]+)\}`)
 
@@ -384,6 +408,9 @@ func resolve(v any) (any, error) {
 			for k, arg := range x {
 				switch k {
 				case "Ref":
+					if arg == "AWS::NoValue" {
+						return noValue{}, nil
+					}
 					if r, ok := stackValues[fmt.Sprint(arg)]; ok {
 						return r, nil
 					}
@@ -398,6 +425,19 @@ func resolve(v any) (any, error) {
 						return r, nil
 					}
 					return nil, fmt.Errorf("cannot resolve GetAtt %v", arg)
+				case "Fn::If":
+					l, ok := arg.([]any)
+					if !ok || len(l) != 3 {
+						return nil, fmt.Errorf("malformed Fn::If %v", arg)
+					}
+					on, known := stackConditions[fmt.Sprint(l[0])]
+					if !known {
+						return nil, fmt.Errorf("unknown condition %v", l[0])
+					}
+					if on {
+						return resolve(l[1])
+					}
+					return resolve(l[2])
 				case "Fn::Sub":
 					str, ok := arg.(string)
 					if !ok {
@@ -421,17 +461,21 @@ func resolve(v any) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out[k] = r
+			if _, drop := r.(noValue); !drop {
+				out[k] = r
+			}
 		}
 		return out, nil
 	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
+		out := make([]any, 0, len(x))
+		for _, e := range x {
 			r, err := resolve(e)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = r
+			if _, drop := r.(noValue); !drop {
+				out = append(out, r)
+			}
 		}
 		return out, nil
 	}

@@ -21,6 +21,9 @@ import (
 	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
 	"github.com/bedrock-warden/warden/pkg/remediation/snsalert"
 	"github.com/bedrock-warden/warden/pkg/remediation/ssmmode"
+	"github.com/bedrock-warden/warden/pkg/safetext"
+	"github.com/bedrock-warden/warden/pkg/seal"
+	"github.com/bedrock-warden/warden/pkg/seal/kmsmac"
 )
 
 func init() {
@@ -44,6 +47,9 @@ Common flags (anywhere after the subcommand):
   --account ID     account of the breaker (default: the caller's account)
   --policy FILE    policy YAML for maxActionsPerHour (default $WARDEN_POLICY, else the default)
   --topic ARN      also publish an alert about an undo (default $WARDEN_TOPIC_ARN)
+  --ledger-key ARN KMS HMAC key that seals the ledger (default $WARDEN_LEDGER_KEY;
+                   the stack's LedgerKeyArn output). undo verifies the record with it
+                   before any IAM change and refuses a record that does not verify.
   --json           print JSON for scripts
 
 The endpoint can be overridden with AWS_ENDPOINT_URL.
@@ -53,6 +59,7 @@ Exit status: 0 done, 2 usage error or the operation failed.
 // remOpts are the parsed common flags.
 type remOpts struct {
 	stack, table, region, account, policyPath, topic string
+	ledgerKey                                        string
 	since, principal                                 string
 	json                                             bool
 }
@@ -68,6 +75,7 @@ func remParse(name string, args []string, sio *IO) (remOpts, []string, error) {
 	fl.StringVar(&o.account, "account", "", "")
 	fl.StringVar(&o.policyPath, "policy", "", "")
 	fl.StringVar(&o.topic, "topic", sio.Getenv("WARDEN_TOPIC_ARN"), "")
+	fl.StringVar(&o.ledgerKey, "ledger-key", sio.Getenv("WARDEN_LEDGER_KEY"), "")
 	fl.StringVar(&o.since, "since", "24h", "")
 	fl.StringVar(&o.principal, "principal", "", "")
 	fl.BoolVar(&o.json, "json", false, "")
@@ -98,11 +106,18 @@ func (d remDeps) modeStore() (ssmmode.Store, error) {
 	return ssmmode.New(d.cfg, d.opts.stack), nil
 }
 
+// store returns the ledger. Reading lists needs no key; undo, which
+// verifies and writes records, needs the ledger key.
 func (d remDeps) store() (ledgerdb.Store, error) {
 	if d.opts.table == "" {
 		return ledgerdb.Store{}, errors.New("no table: pass --table or set WARDEN_TABLE")
 	}
-	return ledgerdb.New(d.cfg, d.opts.table), nil
+	var sealer seal.Records
+	if d.opts.ledgerKey != "" {
+		k := kmsmac.New(d.cfg, d.opts.ledgerKey)
+		sealer = seal.Records{Gen: k, Check: k}
+	}
+	return ledgerdb.New(d.cfg, d.opts.table, sealer), nil
 }
 
 // caller returns the caller's ARN and account (sts:GetCallerIdentity needs
@@ -354,7 +369,9 @@ func remList(ctx context.Context, d remDeps) (any, string, error) {
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tTIME\tMODE\tACTION\tRESULT\tPRINCIPAL\tRULE\tMODEL")
 	for _, r := range recs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Time.Format(time.RFC3339), r.Mode, r.Action, r.Result, r.Principal, r.Rule, dashIfBlank(r.Model))
+		l := safetext.Line
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l(r.ID), r.Time.Format(time.RFC3339), l(string(r.Mode)), l(r.Action),
+			l(r.Result), l(r.Principal), l(r.Rule), dashIfBlank(l(r.Model)))
 	}
 	tw.Flush()
 	fmt.Fprintf(&b, "%d record(s) since %s\n", len(recs), since.Format(time.RFC3339))
@@ -376,13 +393,18 @@ func remUndo(ctx context.Context, d remDeps, id string) (any, string, error) {
 	if _, err := remediation.IDTime(id); err != nil {
 		return nil, "", err
 	}
-	actor, _, err := d.caller(ctx)
+	if d.opts.ledgerKey == "" {
+		return nil, "", errors.New("no ledger key: pass --ledger-key or set WARDEN_LEDGER_KEY (the stack's LedgerKeyArn output); " +
+			"undo verifies the record's seal before changing IAM")
+	}
+	actor, account, err := d.caller(ctx)
 	if err != nil {
-		actor = "warden CLI (caller unknown)"
+		return nil, "", err
 	}
 	u := remediation.Undoer{
 		Applier: remediation.Applier{IAM: iamstate.New(d.cfg)},
-		Ledger:  st, Claims: st, Now: remNow,
+		Ledger:  st, Claims: st, Notices: st, Now: remNow, Metrics: io.Discard,
+		Guard: remediation.Guard{StackName: d.opts.stack, Account: account},
 	}
 	if d.opts.topic != "" {
 		u.Alerts = snsalert.New(d.cfg, d.opts.topic)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/bedrock-warden/warden/internal/motoserver"
@@ -17,6 +19,8 @@ import (
 	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
 	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
 	"github.com/bedrock-warden/warden/pkg/remediation/ssmmode"
+	"github.com/bedrock-warden/warden/pkg/seal"
+	"github.com/bedrock-warden/warden/pkg/seal/kmsmac"
 )
 
 // remCLI runs `warden remediation ARGS` against srv and returns stdout,
@@ -39,7 +43,8 @@ func TestRemediationCLI(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
 	remNow = func() time.Time { return now }
 	t.Cleanup(func() { remNow = time.Now })
-	env := map[string]string{"WARDEN_STACK": "bw", "WARDEN_TABLE": "state"}
+	ledgerKey := srv.CreateHMACKey(t, "ledger")
+	env := map[string]string{"WARDEN_STACK": "bw", "WARDEN_TABLE": "state", "WARDEN_LEDGER_KEY": ledgerKey}
 
 	out, errOut, code := remCLI(t, env, "status")
 	if code != exitOK || !strings.Contains(out, "Mode:     dry-run (parameter not set: default)") || !strings.Contains(out, "closed") {
@@ -67,12 +72,14 @@ func TestRemediationCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := ledgerdb.New(cfg, "state")
+	key := kmsmac.New(cfg, ledgerKey)
+	store := ledgerdb.New(cfg, "state", seal.Records{Gen: key, Check: key})
 	client := iamstate.New(cfg)
 	rem := &remediation.Remediator{
-		Config: remediation.Config{Actions: map[string]string{findings.RuleUnauthorizedRegion: remediation.ActionQuarantine}, MaxActionsPerHour: 10},
-		Mode:   &remediation.ModeCache{Store: ssmmode.New(cfg, "bw"), Now: func() time.Time { return now }},
-		IAM:    client, Applier: remediation.Applier{IAM: client, Sleep: func(time.Duration) {}},
+		Config: remediation.Config{Actions: map[string]string{findings.RuleUnauthorizedRegion: remediation.ActionQuarantine}, MaxActionsPerHour: 10,
+			Guard: remediation.Guard{Account: "123456789012"}},
+		Mode: &remediation.ModeCache{Store: ssmmode.New(cfg, "bw"), Now: func() time.Time { return now }},
+		IAM:  client, Applier: remediation.Applier{IAM: client, Sleep: func(time.Duration) {}},
 		Ledger: store, Claims: store, Breaker: store, Now: func() time.Time { return now },
 	}
 	arn := aws.ToString(role.Role.Arn)
@@ -96,6 +103,10 @@ func TestRemediationCLI(t *testing.T) {
 		t.Errorf("status after one action: %q", out)
 	}
 
+	noKey := map[string]string{"WARDEN_STACK": "bw", "WARDEN_TABLE": "state"}
+	if _, errOut, code := remCLI(t, noKey, "undo", rec.ID); code != exitUsage || !strings.Contains(errOut, "WARDEN_LEDGER_KEY") {
+		t.Errorf("undo without the ledger key: %d %q", code, errOut)
+	}
 	out, errOut, code = remCLI(t, env, "undo", rec.ID)
 	if code != exitOK || !strings.Contains(out, "Undid "+rec.ID) || !strings.Contains(out, "Verified:  true") {
 		t.Fatalf("undo: %d %q %q", code, out, errOut)
@@ -125,5 +136,62 @@ func TestRemediationCLI(t *testing.T) {
 	}
 	if _, errOut, code := remCLI(t, map[string]string{}, "status"); code != exitUsage || !strings.Contains(errOut, "WARDEN_STACK") {
 		t.Errorf("missing stack: %d %q", code, errOut)
+	}
+}
+
+// TestRemediationUndoRefusesForgedRecord is attack 1 of the trust-boundary
+// review through the CLI: someone with dynamodb:PutItem on the table
+// writes a ledger record whose "removed" steps are an admin inline policy
+// and an admin managed policy on a role of their choice. `warden
+// remediation undo` run by on-call must refuse it (exit 2) and change
+// nothing in IAM.
+func TestRemediationUndoRefusesForgedRecord(t *testing.T) {
+	srv := motoserver.Start(t)
+	srv.CreateTable(t, "state")
+	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
+	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
+	t.Setenv("AWS_REGION", "us-east-1")
+	cfg := srv.Config(t)
+	ctx := context.Background()
+	env := map[string]string{"WARDEN_STACK": "bw", "WARDEN_TABLE": "state", "WARDEN_LEDGER_KEY": srv.CreateHMACKey(t, "ledger")}
+	iamc := iam.NewFromConfig(cfg)
+	if _, err := iamc.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("attacker"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
+		t.Fatal(err)
+	}
+	adminPolicy, err := iamc.CreatePolicy(ctx, &iam.CreatePolicyInput{PolicyName: aws.String("CorpAdmin"),
+		PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 24, 10, 30, 0, 0, time.UTC)
+	p, _ := remediation.ParsePrincipal("arn:aws:iam::123456789012:role/attacker")
+	admin := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	steps := []remediation.Step{
+		{Kind: remediation.StepDeleteInline, PolicyName: "admin", Document: admin},
+		{Kind: remediation.StepDetachManaged, PolicyARN: aws.ToString(adminPolicy.Policy.Arn)},
+	}
+	forged := remediation.Record{ID: remediation.NewID(now), Time: now, Mode: remediation.ModeEnforce, Action: "detach",
+		Result: remediation.ResultApplying, Principal: p.ARN, Plan: remediation.Plan{Action: "detach", Principal: p, Steps: steps},
+		Before: &remediation.Before{Managed: []string{aws.ToString(adminPolicy.Policy.Arn)}, Inline: []remediation.InlinePolicy{{Name: "admin", Document: admin}}}}
+	// The attacker has no ledger key: a plain PutItem of the record.
+	body, _ := remediation.MarshalRecord(forged)
+	item, err := ledgerdb.RecordKey(forged.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item["id"] = &ddbtypes.AttributeValueMemberS{Value: forged.ID}
+	item["record"] = &ddbtypes.AttributeValueMemberS{Value: string(body)}
+	if _, err := dynamodb.NewFromConfig(cfg).PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("state"), Item: item}); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := remCLI(t, env, "undo", forged.ID)
+	if code != exitUsage || !strings.Contains(errOut, "undo refused") || !strings.Contains(errOut, "unsealed") {
+		t.Fatalf("undo of a forged record: exit %d, stderr %q", code, errOut)
+	}
+	inline, _ := iamc.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String("attacker")})
+	attached, _ := iamc.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String("attacker")})
+	if len(inline.PolicyNames) != 0 || len(attached.AttachedPolicies) != 0 {
+		t.Fatalf("the forged record changed IAM: inline %v, attached %v", inline.PolicyNames, attached.AttachedPolicies)
 	}
 }

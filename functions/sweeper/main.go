@@ -1,10 +1,10 @@
 // Command sweeper is the scheduled Lambda that undoes remediations whose
-// quarantineTTL has passed, exactly as `warden remediation undo` would,
-// and records each undo in the ledger. An EventBridge schedule (e.g.
-// rate(15 minutes)) invokes it; the event's content is ignored.
+// quarantineTTL has passed, exactly as `warden remediation undo` would:
+// only from ledger records whose seal verifies, and records each undo in
+// the ledger. An EventBridge schedule (e.g. rate(15 minutes)) invokes it;
+// the event's content is ignored.
 //
-// Environment: WARDEN_TABLE (required), WARDEN_TOPIC_ARN (optional: an
-// alert per undo).
+// Environment: see assemble.Sweeper.
 package main
 
 import (
@@ -17,36 +17,25 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/bedrock-warden/warden/pkg/awsconf"
-	"github.com/bedrock-warden/warden/pkg/remediation"
-	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
-	"github.com/bedrock-warden/warden/pkg/remediation/ledgerdb"
-	"github.com/bedrock-warden/warden/pkg/remediation/snsalert"
+	"github.com/bedrock-warden/warden/pkg/remediation/assemble"
 )
 
 func main() {
+	ctx := context.Background()
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table := os.Getenv("WARDEN_TABLE")
-	if table == "" {
-		log.Error("WARDEN_TABLE must be set")
+	fatal := func(msg string, err error) {
+		log.Error(msg, "error", err.Error())
 		os.Exit(1)
 	}
-	cfg, err := awsconf.Load(context.Background(), "", "", nil)
+	cfg, err := awsconf.Load(ctx, "", "", nil)
 	if err != nil {
-		log.Error("aws config", "error", err.Error())
-		os.Exit(1)
+		fatal("aws config", err)
 	}
-	store := ledgerdb.New(cfg, table)
-	u := remediation.Undoer{
-		Applier: remediation.Applier{IAM: iamstate.New(cfg)},
-		Ledger:  store,
-		Claims:  store,
-		Now:     time.Now,
-		Log:     log,
+	u, err := assemble.Sweeper(ctx, cfg, os.Getenv, log)
+	if err != nil {
+		fatal("sweeper", err)
 	}
-	if topic := os.Getenv("WARDEN_TOPIC_ARN"); topic != "" {
-		u.Alerts = snsalert.New(cfg, topic)
-	}
-	actor := "lambda:" + os.Getenv("AWS_LAMBDA_FUNCTION_NAME")
+	actor := "lambda:" + os.Getenv(assemble.EnvFunction)
 	lambda.Start(func(ctx context.Context) error {
 		res, err := u.Sweep(ctx, time.Now(), actor)
 		log.Info("sweep", "undone", res.Undone, "failed", len(res.Failed))

@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/bedrock-warden/warden/pkg/awsconf"
@@ -217,6 +219,22 @@ func (s *Server) CreateTable(t testing.TB, name string) {
 	if err != nil {
 		t.Fatalf("enable TTL on %s: %v", name, err)
 	}
+}
+
+// CreateHMACKey creates a KMS HMAC key as template.yaml declares the
+// stack's finding and ledger keys (KeySpec HMAC_256, KeyUsage
+// GENERATE_VERIFY_MAC) and returns its ARN.
+func (s *Server) CreateHMACKey(t testing.TB, description string) string {
+	t.Helper()
+	out, err := kms.NewFromConfig(s.Config(t)).CreateKey(context.Background(), &kms.CreateKeyInput{
+		Description: aws.String(description),
+		KeySpec:     kmstypes.KeySpecHmac256,
+		KeyUsage:    kmstypes.KeyUsageTypeGenerateVerifyMac,
+	})
+	if err != nil {
+		t.Fatalf("create HMAC key: %v", err)
+	}
+	return aws.ToString(out.KeyMetadata.Arn)
 }
 
 // recorders holds one call recorder per Lambda function name, filled by the

@@ -22,9 +22,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/safetext"
+	"github.com/bedrock-warden/warden/pkg/seal"
 )
 
 // Format is the body format.
@@ -88,6 +91,10 @@ type Message struct {
 	// Fingerprint is the finding's fingerprint, for logs and batch entry
 	// bookkeeping; it is not sent.
 	Fingerprint string
+	// FindingJSON is the exact finding JSON the body carries (after any
+	// shortening): what a seal covers (package seal). It is not sent
+	// separately.
+	FindingJSON []byte
 }
 
 // Size is the message's size as SNS counts it: body, subject, and each
@@ -119,9 +126,14 @@ const UnknownPrincipal = "unknown"
 var ErrTooLarge = errors.New("alert message exceeds the SNS size limit")
 
 // Build formats f as a Message. Overlong fields are shortened (in the
-// readable part and in the JSON alike) until the message fits in
-// MaxMessageBytes; the JSON stays valid. A finding without a principal is
-// sent with principal UnknownPrincipal and remediable "false".
+// readable part and in the JSON alike) until the message, with room for
+// the seal attributes (seal.AttrReserve), fits in MaxMessageBytes; the
+// JSON stays valid. A finding without a principal is sent with principal
+// UnknownPrincipal and remediable "false".
+//
+// Every value in the subject and the readable part passes through
+// safetext.Line; the JSON is pure ASCII (non-ASCII characters escaped),
+// so no value can forge a line, a mention or a terminal sequence.
 func Build(f findings.Finding, o Options) (Message, error) {
 	if f.Rule == "" || f.Fingerprint == "" {
 		return Message{}, fmt.Errorf("alert for finding %q: rule and fingerprint are required", f.Title)
@@ -144,25 +156,27 @@ func Build(f findings.Finding, o Options) (Message, error) {
 		if limit > 0 {
 			g = shorten(f, limit)
 		}
-		body, err := render(&g, o)
+		body, raw, err := render(&g, o)
 		if err != nil {
 			return Message{}, err
 		}
-		m.Body = body
-		if m.Size() <= MaxMessageBytes {
+		m.Body, m.FindingJSON = body, raw
+		if m.Size()+seal.AttrReserve <= MaxMessageBytes {
 			return m, nil
 		}
 	}
 	return Message{}, fmt.Errorf("alert for %s %s: %w", f.Rule, f.Fingerprint, ErrTooLarge)
 }
 
-func render(f *findings.Finding, o Options) (string, error) {
+func render(f *findings.Finding, o Options) (body string, findingJSON []byte, err error) {
 	raw, err := json.Marshal(f)
 	if err != nil {
-		return "", fmt.Errorf("alert: encode finding: %w", err)
+		return "", nil, fmt.Errorf("alert: encode finding: %w", err)
 	}
+	raw = ASCIIJSON(raw)
 	if o.Format == FormatChat {
-		return chatBody(f, string(raw), o)
+		body, err := chatBody(f, string(raw), o)
+		return body, raw, err
 	}
 	var b strings.Builder
 	writeText(&b, f, o)
@@ -171,7 +185,46 @@ func render(f *findings.Finding, o Options) (string, error) {
 	b.WriteString("\n")
 	b.Write(raw)
 	b.WriteString("\n")
-	return b.String(), nil
+	return b.String(), raw, nil
+}
+
+// ASCIIJSON rewrites valid JSON so that every non-ASCII character inside
+// a string is a \uXXXX escape (a surrogate pair above U+FFFF). The value
+// is unchanged; the bytes can no longer carry a bidi override, a line
+// separator or a look-alike character into a mail client or a terminal.
+// encoding/json already escapes control characters, U+2028 and U+2029.
+func ASCIIJSON(raw []byte) []byte {
+	i := 0
+	for i < len(raw) && raw[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(raw) {
+		return raw
+	}
+	out := make([]byte, 0, len(raw)+64)
+	out = append(out, raw[:i]...)
+	for i < len(raw) {
+		c := raw[i]
+		if c < utf8.RuneSelf {
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(raw[i:])
+		i += size
+		if r > 0xffff {
+			r1, r2 := utf16.EncodeRune(r)
+			out = appendEscape(appendEscape(out, r1), r2)
+			continue
+		}
+		out = appendEscape(out, r)
+	}
+	return out
+}
+
+func appendEscape(b []byte, r rune) []byte {
+	const hexDigits = "0123456789abcdef"
+	return append(b, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
 }
 
 // shorten caps every free-text field and detail of f at limit bytes and
@@ -241,8 +294,10 @@ func Subject(f *findings.Finding) string {
 	if title == "" {
 		title = f.EventName
 	}
-	prefix := "[" + sev + "] " + f.Rule + ": "
-	s := asciiLine(prefix + title)
+	prefix := "[" + sev + "] " + safetext.Line(f.Rule) + ": "
+	// ASCII first (SNS subjects are ASCII), then neutralise what folding
+	// may have exposed ("é@here" → "?@here"), then ASCII again.
+	s := asciiLine(safetext.Line(asciiLine(prefix + title)))
 	if len(s) <= MaxSubjectLen {
 		return s
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/safetext"
 )
 
 // maxReadable caps each free-text value in the readable part; the JSON
@@ -18,7 +19,7 @@ type line struct{ label, value string }
 
 // summary returns the readable rows shared by both formats.
 func summary(f *findings.Finding) []line {
-	r := func(s string) string { return Truncate(oneLine(s), maxReadable) }
+	r := func(s string) string { return Truncate(safetext.Line(s), maxReadable) }
 	var rows []line
 	add := func(label, value string) {
 		if value != "" {
@@ -101,9 +102,9 @@ func suppressedPhrase(f *findings.Finding) string {
 }
 
 func writeText(b *strings.Builder, f *findings.Finding, o Options) {
-	fmt.Fprintf(b, "Bedrock Warden alert: %s severity, rule %s", strings.ToUpper(string(orUnknownSev(f.Severity))), f.Rule)
+	fmt.Fprintf(b, "Bedrock Warden alert: %s severity, rule %s", safetext.Line(strings.ToUpper(string(orUnknownSev(f.Severity)))), safetext.Line(f.Rule))
 	if o.Stack != "" {
-		fmt.Fprintf(b, " (stack %s)", oneLine(o.Stack))
+		fmt.Fprintf(b, " (stack %s)", safetext.Line(o.Stack))
 	}
 	b.WriteString("\n\n")
 	rows := summary(f)
@@ -203,13 +204,6 @@ func NextSteps(rule string) []string {
 	return []string{"Review the event in CloudTrail and decide whether it was authorised.", common}
 }
 
-func oneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n\t") {
-		return s
-	}
-	return strings.Join(strings.Fields(s), " ")
-}
-
 func orUnknown(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return "unknown"
@@ -255,7 +249,7 @@ func chatBody(f *findings.Finding, findingJSON string, o Options) (string, error
 		fmt.Fprintf(&d, "*%s:* %s\n", l.label, l.value)
 	}
 	if o.Stack != "" {
-		fmt.Fprintf(&d, "*Stack:* %s\n", oneLine(o.Stack))
+		fmt.Fprintf(&d, "*Stack:* %s\n", safetext.Line(o.Stack))
 	}
 	id := f.Fingerprint
 	if f.EventID != "" {
@@ -264,24 +258,24 @@ func chatBody(f *findings.Finding, findingJSON string, o Options) (string, error
 	var related []string
 	for _, s := range []string{f.Principal, f.Model} {
 		if s != "" {
-			related = append(related, Truncate(s, maxReadable))
+			related = append(related, Truncate(safetext.Line(s), maxReadable))
 		}
 	}
 	n := chatNotification{
 		Version: "1.0",
 		Source:  "custom",
-		ID:      Truncate(id, 256),
+		ID:      Truncate(safetext.Line(id), 256),
 		Content: chatContent{
 			TextType:    "client-markdown",
 			Title:       Truncate(":rotating_light: "+Subject(f), maxChatTitle),
 			Description: Truncate(d.String(), maxChatDescription),
 			NextSteps:   NextSteps(f.Rule),
-			Keywords:    nonEmpty(string(f.Severity), f.Rule, f.Region),
+			Keywords:    nonEmpty(safetext.Line(string(f.Severity)), safetext.Line(f.Rule), safetext.Line(f.Region)),
 		},
 		Metadata: chatMetadata{
-			ThreadID:          f.Fingerprint,
+			ThreadID:          safetext.Line(f.Fingerprint),
 			Summary:           Subject(f),
-			EventType:         f.Rule,
+			EventType:         safetext.Line(f.Rule),
 			RelatedResources:  related,
 			AdditionalContext: map[string]string{findings.ChatContextKey: findingJSON},
 		},

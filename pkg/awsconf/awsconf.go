@@ -122,4 +122,9 @@ var iamPrefix = map[string]string{
 	"Lambda":         "lambda",
 	"EventBridge":    "events",
 	"Bedrock":        "bedrock",
+	"KMS":            "kms",
+	"S3":             "s3",
+	"SecurityHub":    "securityhub",
+	"Organizations":  "organizations",
+	"CloudFormation": "cloudformation",
 }

@@ -25,40 +25,52 @@ const AttrRemediable = "remediable"
 // Chatbot custom notification. It never guesses: a body in neither form, or
 // a finding without rule, fingerprint or principal, is an error.
 func ParseAlert(body string) (Finding, error) {
+	f, _, err := ParseAlertJSON(body)
+	return f, err
+}
+
+// ParseAlertJSON is ParseAlert that also returns the exact bytes of the
+// finding JSON the body carries: what the alert's seal covers.
+func ParseAlertJSON(body string) (Finding, []byte, error) {
 	var f Finding
+	raw, err := alertJSON(body)
+	if err != nil {
+		return f, nil, err
+	}
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return f, nil, fmt.Errorf("alert body: finding JSON: %w", err)
+	}
+	if f.Rule == "" || f.Fingerprint == "" || f.Principal == "" {
+		return f, nil, errors.New("alert body: finding lacks rule, fingerprint or principal")
+	}
+	return f, raw, nil
+}
+
+// alertJSON returns the finding JSON of an alert body.
+func alertJSON(body string) ([]byte, error) {
 	trimmed := strings.TrimSpace(body)
-	switch {
-	case strings.HasPrefix(trimmed, "{"):
+	if strings.HasPrefix(trimmed, "{") {
 		var chat struct {
 			Metadata struct {
 				AdditionalContext map[string]string `json:"additionalContext"`
 			} `json:"metadata"`
 		}
 		if err := json.Unmarshal([]byte(trimmed), &chat); err != nil {
-			return f, fmt.Errorf("alert body: not a chat notification: %w", err)
+			return nil, fmt.Errorf("alert body: not a chat notification: %w", err)
 		}
 		raw, ok := chat.Metadata.AdditionalContext[ChatContextKey]
 		if !ok {
-			return f, errors.New("alert body: chat notification has no metadata.additionalContext.finding")
+			return nil, errors.New("alert body: chat notification has no metadata.additionalContext.finding")
 		}
-		if err := json.Unmarshal([]byte(raw), &f); err != nil {
-			return f, fmt.Errorf("alert body: finding JSON: %w", err)
-		}
-	default:
-		// The body ends with the marker line and then the finding's JSON
-		// on one line (JSON has no raw newlines). Only that position
-		// counts: the marker text inside a field the caller controls (a
-		// user agent, a model id) must not move the split.
-		lines := strings.Split(strings.TrimRight(body, "\n"), "\n")
-		if len(lines) < 2 || strings.TrimSpace(lines[len(lines)-2]) != AlertMarker {
-			return f, fmt.Errorf("alert body: the line before the last is not %q", AlertMarker)
-		}
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &f); err != nil {
-			return f, fmt.Errorf("alert body: finding JSON: %w", err)
-		}
+		return []byte(raw), nil
 	}
-	if f.Rule == "" || f.Fingerprint == "" || f.Principal == "" {
-		return f, errors.New("alert body: finding lacks rule, fingerprint or principal")
+	// The body ends with the marker line and then the finding's JSON on
+	// one line (JSON has no raw newlines). Only that position counts: the
+	// marker text inside a field the caller controls (a user agent, a
+	// model id) must not move the split.
+	lines := strings.Split(strings.TrimRight(body, "\n"), "\n")
+	if len(lines) < 2 || strings.TrimSpace(lines[len(lines)-2]) != AlertMarker {
+		return nil, fmt.Errorf("alert body: the line before the last is not %q", AlertMarker)
 	}
-	return f, nil
+	return []byte(lines[len(lines)-1]), nil
 }

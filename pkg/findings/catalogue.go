@@ -19,6 +19,7 @@ const (
 	RulePipelineSilent            = "pipeline-silent"
 	RuleMonitorTampered           = "monitor-tampered"
 	RuleRemediationBreakerOpen    = "remediation-breaker-open"
+	RuleFindingRejected           = "finding-rejected"
 )
 
 // RuleInfo describes a rule: its id, the severity it has unless the policy
@@ -47,6 +48,7 @@ var Catalogue = []RuleInfo{
 	{RulePipelineSilent, High, "no Bedrock event reached the detector for longer than the heartbeat allows"},
 	{RuleMonitorTampered, Critical, "a part of the Bedrock Warden stack itself was changed or disabled"},
 	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},
+	{RuleFindingRejected, Critical, "the remediator, the sweeper or undo refused a message or ledger record that the stack did not seal (forged, altered or replayed): someone tried to make Bedrock Warden change IAM"},
 }
 
 // Lookup returns the catalogue entry for id.

@@ -27,6 +27,12 @@ const (
 	Findings         = "Findings"         // findings, by Rule and Severity
 	AlertsSent       = "AlertsSent"       // alerts published
 	AlertsSuppressed = "AlertsSuppressed" // findings folded into an alert instead of alerting
+	// FindingsRejected counts messages the remediator refused to act on
+	// because they are not authentic findings of this stack, by Reason.
+	FindingsRejected = "FindingsRejected"
+	// LedgerRecordsRejected counts ledger records the sweeper or undo
+	// refused because their seal does not verify, by Reason.
+	LedgerRecordsRejected = "LedgerRecordsRejected"
 )
 
 // Dimension names.
@@ -35,6 +41,7 @@ const (
 	DimRegion   = "Region"
 	DimRule     = "Rule"
 	DimSeverity = "Severity"
+	DimReason   = "Reason"
 )
 
 // UnitCount is the unit of every Bedrock Warden metric.

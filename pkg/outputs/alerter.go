@@ -28,6 +28,12 @@ type Publisher interface {
 	Publish(ctx context.Context, msgs []alerts.Message) []error
 }
 
+// FindingSealer authenticates the finding an alert carries (the seal
+// message attributes); seal.Findings implements it over a KMS HMAC key.
+type FindingSealer interface {
+	Seal(ctx context.Context, findingJSON []byte, at time.Time) (map[string]string, error)
+}
+
 // Alerter turns findings into at most one alert per incident: it skips
 // events already handled, folds repeats of a fingerprint inside its
 // suppression window into a count, publishes the rest and records the
@@ -38,6 +44,12 @@ type Alerter struct {
 	Policy    *policy.Policy
 	Format    alerts.Format
 	Stack     string
+	// Sealer, when set, seals every alert (one MAC call per alert
+	// published, none per event), so the remediator can tell the stack's
+	// own findings from forged ones. A sealing failure never holds back
+	// the alert: it goes out unsealed, and the remediator refuses to act
+	// on it (and says so).
+	Sealer FindingSealer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Lease is how long a pending claim blocks others (state.DefaultLease
@@ -53,6 +65,7 @@ var _ detector.Sink = (*Alerter)(nil)
 // Stats says what one run did.
 type Stats struct {
 	Sent       int // alerts published
+	Unsealed   int // alerts published without a seal because sealing failed
 	Suppressed int // findings folded into an alert's count
 	Duplicates int // findings of events already handled, or already alerted
 }
@@ -309,6 +322,7 @@ func (a *Alerter) run(ctx context.Context, fs []findings.Finding) (Stats, []*uni
 				c.err = err
 				continue
 			}
+			a.seal(ctx, &m, now, &st)
 			msgs = append(msgs, m)
 			built = append(built, c)
 		}
@@ -413,7 +427,11 @@ func (a *Alerter) decide(ctx context.Context, u *unit, f findings.Finding, now t
 			}
 			seen[fp] = w
 		}
-		switch state.Decide(w, u.owner, now, a.lease()) {
+		if why := state.Implausible(w, now, a.window(f.Rule)); why != "" {
+			a.log().WarnContext(ctx, "alert window in the state table is implausible (written by someone else?); alerting",
+				"rule", f.Rule, "fingerprint", fp, "why", why)
+		}
+		switch state.Decide(w, u.owner, now, a.lease(), a.window(f.Rule)) {
 		case state.ActionDone:
 			a.log().InfoContext(ctx, "finding already alerted", "rule", f.Rule, "fingerprint", fp, "eventId", f.EventID)
 			return nil
@@ -447,6 +465,24 @@ func (a *Alerter) decide(ctx context.Context, u *unit, f findings.Finding, now t
 			return nil
 		}
 		return fmt.Errorf("alerts: unknown decision for %s", fp)
+	}
+}
+
+// seal adds the seal attributes to m; a failure is logged and counted,
+// and m goes out unsealed.
+func (a *Alerter) seal(ctx context.Context, m *alerts.Message, now time.Time, st *Stats) {
+	if a.Sealer == nil {
+		return
+	}
+	attrs, err := a.Sealer.Seal(ctx, m.FindingJSON, now)
+	if err != nil {
+		st.Unsealed++
+		a.log().ErrorContext(ctx, "alert not sealed: it is published, but the remediator will refuse to act on it",
+			"fingerprint", m.Fingerprint, "error", err.Error())
+		return
+	}
+	for k, v := range attrs {
+		m.Attributes[k] = v
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/bedrock-warden/warden/pkg/alerts"
@@ -21,6 +22,8 @@ import (
 	"github.com/bedrock-warden/warden/pkg/metrics/cwput"
 	"github.com/bedrock-warden/warden/pkg/normalize"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/seal"
+	"github.com/bedrock-warden/warden/pkg/seal/kmsmac"
 	"github.com/bedrock-warden/warden/pkg/state/dynamostore"
 )
 
@@ -32,6 +35,7 @@ const (
 	EnvMetricsNamespace = "WARDEN_METRICS_NAMESPACE" // default BedrockWarden
 	EnvAlertFormat      = "WARDEN_ALERT_FORMAT"      // text (default) | chat
 	EnvStack            = "WARDEN_STACK"             // deployment name shown in alerts
+	EnvFindingKey       = "WARDEN_FINDING_KEY"       // KMS HMAC key that seals alerts (optional)
 )
 
 // Metrics modes.
@@ -157,6 +161,7 @@ type Clients struct {
 	SNS        []func(*sns.Options)
 	DynamoDB   []func(*dynamodb.Options)
 	CloudWatch []func(*cloudwatch.Options)
+	KMS        []func(*kms.Options)
 	// EMFOut receives EMF lines (stdout when nil).
 	EMFOut io.Writer
 	// Now is the clock (time.Now when nil).
@@ -194,6 +199,9 @@ func BuildSinks(ctx context.Context, cfg aws.Config, getenv func(string) string,
 			Stack:     getenv(EnvStack),
 			Now:       c.Now,
 			Log:       c.Log,
+		}
+		if key := strings.TrimSpace(getenv(EnvFindingKey)); key != "" {
+			out.Alerter.Sealer = seal.Findings{MAC: kmsmac.New(cfg, key, c.KMS...)}
 		}
 		out.Sinks = append(out.Sinks, out.Alerter)
 	case topic != "" || table != "":

@@ -116,7 +116,18 @@ func IDTime(id string) (time.Time, error) {
 // ErrNoRecord is returned (wrapped) when a ledger record does not exist.
 var ErrNoRecord = errors.New("no such ledger record")
 
+// ErrUnauthenticated is wrapped by Ledger.Get when the stored record's
+// seal is missing or does not verify: it is not a record the remediator
+// wrote (or it was altered since), and nothing may be undone from it.
+var ErrUnauthenticated = errors.New("ledger record is not authenticated")
+
 // Ledger stores records. Put replaces a record with the same id.
+//
+// A ledger that persists records outside the process seals each one on
+// Put (package seal: a MAC over the exact bytes stored) and verifies the
+// seal on Get, which returns ErrUnauthenticated (wrapped, together with
+// the seal package's reason) when it does not verify. List is for people
+// and does not verify; Expired returns only ids, which Get then checks.
 type Ledger interface {
 	Put(ctx context.Context, r Record) error
 	Get(ctx context.Context, id string) (Record, error)
@@ -138,17 +149,35 @@ const (
 	ClaimBusy                        // another delivery is handling it now
 )
 
-// Claims make handling idempotent on (fingerprint, mode).
-type Claims interface {
-	// Claim acquires (fingerprint, mode) at now; a pending claim older than
-	// lease is taken over (its holder died).
-	Claim(ctx context.Context, fingerprint string, mode Mode, now time.Time, lease time.Duration) (ClaimState, string, error)
-	// Complete marks the claim done with the record id; until is when a
-	// new delivery may act again (zero: until Release).
-	Complete(ctx context.Context, fingerprint string, mode Mode, recordID string, until time.Time) error
-	// Release forgets the claim.
-	Release(ctx context.Context, fingerprint string, mode Mode) error
+// ClaimResult is what Claim found.
+type ClaimResult struct {
+	State ClaimState
+	// Record is the ledger record that handled the claim (ClaimDuplicate).
+	Record string
+	// Notified is true once the notice about Record went out.
+	Notified bool
 }
+
+// Claims make handling idempotent on (key, mode). The key is a finding's
+// fingerprint, or RefusalKey(fingerprint) for a refusal, so that a
+// refused finding never holds the key a genuine one needs.
+type Claims interface {
+	// Claim acquires (key, mode) at now; a pending claim older than lease
+	// is taken over (its holder died).
+	Claim(ctx context.Context, key string, mode Mode, now time.Time, lease time.Duration) (ClaimResult, error)
+	// Complete marks the claim done with the record id; until is when a
+	// new delivery may act again (zero: until Release). notified says
+	// whether the record's notice already went out (or none is due).
+	Complete(ctx context.Context, key string, mode Mode, recordID string, until time.Time, notified bool) error
+	// MarkNotified records that the notice about the claim's record went
+	// out.
+	MarkNotified(ctx context.Context, key string, mode Mode) error
+	// Release forgets the claim.
+	Release(ctx context.Context, key string, mode Mode) error
+}
+
+// RefusalKey is the claim key of a refused finding.
+func RefusalKey(fingerprint string) string { return "refused/" + fingerprint }
 
 // BreakerStatus is a breaker's state for one account and hour.
 type BreakerStatus struct {
@@ -163,13 +192,31 @@ type Breaker interface {
 	// Take counts one enforce action unless max were already counted in
 	// the hour; allowed is false when the breaker is open.
 	Take(ctx context.Context, account string, hour time.Time, max int) (allowed bool, err error)
-	// MarkOpen records that the breaker opened; first is true for exactly
-	// one caller per account and hour.
-	MarkOpen(ctx context.Context, account string, hour time.Time) (first bool, err error)
+	// MarkOpen records that the breaker opened in the hour (idempotent).
+	MarkOpen(ctx context.Context, account string, hour time.Time) error
 	Status(ctx context.Context, account string, hour time.Time) (BreakerStatus, error)
 	// Reset closes the breaker for the hour (zeroes its count).
 	Reset(ctx context.Context, account string, hour time.Time) error
 }
+
+// Notices make the remediator's alerts about a situation — the breaker
+// opening in an hour, a forged message, a forged ledger record — go out
+// once per key, and at least once: a notice is marked sent only after
+// the publish succeeded.
+type Notices interface {
+	// BeginNotice takes key for one publish attempt. It is false when the
+	// notice was sent already (within keep of its first attempt) or another
+	// invocation began it less than lease ago.
+	BeginNotice(ctx context.Context, key string, now time.Time, lease, keep time.Duration) (bool, error)
+	// NoticeSent marks the notice sent.
+	NoticeSent(ctx context.Context, key string) error
+	// AbandonNotice gives the key back after a failed publish, so a retry
+	// sends it.
+	AbandonNotice(ctx context.Context, key string) error
+}
+
+// NoticeLease is how long a notice being published blocks others.
+const NoticeLease = time.Minute
 
 // Hour truncates t to its UTC hour, the breaker's bucket.
 func Hour(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }

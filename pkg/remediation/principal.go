@@ -66,7 +66,7 @@ type Guard struct {
 	Policy       Exempter
 	ProtectedTag string   // default "bedrock-warden:protected"; any value protects
 	OwnRoleARNs  []string // the stack's own roles
-	StackName    string   // principals named "<stack>-…" or under /bedrock-warden/<stack>/ are the stack's
+	StackName    string   // principals named "<stack>-…" are the stack's; any under /bedrock-warden/ belong to a stack
 	// Account is the account the remediator's credentials act in. A finding
 	// about a principal of another account (events forwarded from member
 	// accounts) is refused: IAM calls by name would reach a same-named
@@ -117,7 +117,13 @@ func (g Guard) screenPrincipal(p Principal, original string) (refused, advice st
 			return "the principal is one of Bedrock Warden's own roles", ""
 		}
 	}
-	if g.StackName != "" && (strings.HasPrefix(p.Name, g.StackName+"-") || strings.HasPrefix(p.Path, "/bedrock-warden/"+g.StackName+"/")) {
+	// Every Bedrock Warden stack keeps its roles under /bedrock-warden/
+	// (the remediator role's IAM deny says the same): none is ever touched,
+	// whichever stack this remediator belongs to.
+	if strings.HasPrefix(p.Path, "/bedrock-warden/") {
+		return "the principal is a role of a Bedrock Warden stack (path " + p.Path + ")", ""
+	}
+	if g.StackName != "" && strings.HasPrefix(p.Name, g.StackName+"-") {
 		return "the principal belongs to the Bedrock Warden stack " + g.StackName, ""
 	}
 	return "", ""

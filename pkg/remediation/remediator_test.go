@@ -3,6 +3,7 @@ package remediation
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -43,24 +44,38 @@ func (m *memStore) Get(_ context.Context, id string) (Record, error) {
 }
 func (m *memStore) List(context.Context, time.Time, string) ([]Record, error) { return nil, nil }
 func (m *memStore) Expired(context.Context, time.Time) ([]string, error)      { return nil, nil }
-func (m *memStore) Claim(_ context.Context, fp string, mode Mode, _ time.Time, _ time.Duration) (ClaimState, string, error) {
+func (m *memStore) Claim(_ context.Context, fp string, mode Mode, _ time.Time, _ time.Duration) (ClaimResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := fp + "/" + string(mode)
 	switch v := m.claims[k]; {
 	case v == "":
 		m.claims[k] = "pending"
-		return ClaimAcquired, "", nil
+		return ClaimResult{State: ClaimAcquired}, nil
 	case v == "pending":
-		return ClaimBusy, "", nil
+		return ClaimResult{State: ClaimBusy}, nil
 	default:
-		return ClaimDuplicate, strings.TrimPrefix(v, "done:"), nil
+		id, notified := strings.CutSuffix(strings.TrimPrefix(v, "done:"), "+n")
+		return ClaimResult{State: ClaimDuplicate, Record: id, Notified: notified}, nil
 	}
 }
-func (m *memStore) Complete(_ context.Context, fp string, mode Mode, id string, _ time.Time) error {
+func (m *memStore) Complete(_ context.Context, fp string, mode Mode, id string, _ time.Time, notified bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.claims[fp+"/"+string(mode)] = "done:" + id
+	v := "done:" + id
+	if notified {
+		v += "+n"
+	}
+	m.claims[fp+"/"+string(mode)] = v
+	return nil
+}
+func (m *memStore) MarkNotified(_ context.Context, fp string, mode Mode) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := fp + "/" + string(mode)
+	if v := m.claims[k]; strings.HasPrefix(v, "done:") && !strings.HasSuffix(v, "+n") {
+		m.claims[k] = v + "+n"
+	}
 	return nil
 }
 func (m *memStore) Release(_ context.Context, fp string, mode Mode) error {
@@ -78,19 +93,32 @@ func (m *memStore) Take(_ context.Context, acct string, _ time.Time, max int) (b
 	m.count[acct]++
 	return true, nil
 }
-func (m *memStore) MarkOpen(_ context.Context, acct string, _ time.Time) (bool, error) {
+func (m *memStore) MarkOpen(_ context.Context, acct string, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.opened[acct] {
-		return false, nil
-	}
 	m.opened[acct] = true
-	return true, nil
+	return nil
 }
 func (m *memStore) Status(context.Context, string, time.Time) (BreakerStatus, error) {
 	return BreakerStatus{}, nil
 }
 func (m *memStore) Reset(context.Context, string, time.Time) error { return nil }
+func (m *memStore) BeginNotice(_ context.Context, key string, _ time.Time, _, _ time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.opened["notice:"+key] {
+		return false, nil
+	}
+	m.opened["notice:"+key] = true
+	return true, nil
+}
+func (m *memStore) NoticeSent(context.Context, string) error { return nil }
+func (m *memStore) AbandonNotice(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.opened, "notice:"+key)
+	return nil
+}
 
 type fixedMode Mode
 
@@ -118,12 +146,13 @@ func newUnitRemediator(t *testing.T, iam IAM, mode Mode) (*Remediator, *memStore
 	t.Helper()
 	store, alerts := newMemStore(), &alertLog{}
 	return &Remediator{
-		Config:  Config{Actions: map[string]string{findings.RuleUnauthorizedModel: ActionQuarantine}, MaxActionsPerHour: 2},
+		Config:  Config{Actions: map[string]string{findings.RuleUnauthorizedModel: ActionQuarantine}, MaxActionsPerHour: 2, Guard: Guard{Account: "123456789012"}},
 		Mode:    fixedMode(mode),
 		IAM:     iam,
 		Applier: Applier{IAM: iam, Sleep: func(time.Duration) {}},
-		Ledger:  store, Claims: store, Breaker: store, Alerts: alerts,
-		Now: func() time.Time { return t0 },
+		Ledger:  store, Claims: store, Breaker: store, Notices: store, Alerts: alerts, Metrics: io.Discard,
+		Admission: Admission{TopicARN: "arn:aws:sns:us-east-1:123456789012:alerts"},
+		Now:       func() time.Time { return t0 },
 	}, store, alerts
 }
 
@@ -206,15 +235,20 @@ func TestHandleBreakerFallsBackToDryRunAndAlertsOnce(t *testing.T) {
 }
 
 func TestHandleSNSRejectsEmptyAndMalformed(t *testing.T) {
-	r, store, _ := newUnitRemediator(t, &fakeIAM{st: map[string]*State{}}, ModeEnforce)
+	r, store, alerts := newUnitRemediator(t, &fakeIAM{st: map[string]*State{}}, ModeEnforce)
 	if err := r.HandleSNS(context.Background(), events.SNSEvent{}); err == nil {
 		t.Error("an event with no records must be an error")
 	}
-	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "1", Message: "plain text, no finding"}}}}
-	if err := r.HandleSNS(context.Background(), ev); err == nil || !strings.Contains(err.Error(), "message 1") {
+	ev := events.SNSEvent{Records: []events.SNSEventRecord{{SNS: events.SNSEntity{MessageID: "1", TopicArn: r.Admission.TopicARN,
+		Message: "plain text, no finding", MessageAttributes: map[string]any{"remediable": map[string]any{"Type": "String", "Value": "true"}}}}}}
+	// Refused, not retried: a retry cannot make it a finding.
+	if err := r.HandleSNS(context.Background(), ev); err != nil {
 		t.Errorf("malformed: %v", err)
 	}
 	if len(store.records) != 0 {
 		t.Error("a malformed message produced a record")
+	}
+	if len(alerts.got) != 1 || alerts.got[0].Rule != findings.RuleFindingRejected || !strings.Contains(alerts.got[0].Subject, "malformed") {
+		t.Errorf("alerts = %+v", alerts.got)
 	}
 }

@@ -58,9 +58,14 @@ func TestDecide(t *testing.T) {
 		{"sent by self", sent, "evt:a", t0.Add(time.Minute), state.ActionDone},
 		{"sent by self, window over", sent, "evt:a", t0.Add(2 * time.Hour), state.ActionDone},
 		{"unknown status", state.Window{Status: "future"}, "evt:a", t0, state.ActionClaim},
+		// Written by someone else: a window that never ends, a claim from
+		// the future. They must not silence the incident.
+		{"sent, forged far window end", state.Window{Status: state.StatusSent, Owner: "evt:x", ClaimedAt: t0, WindowEnd: t0.AddDate(10, 0, 0), Version: 1}, "evt:b", t0.Add(time.Minute), state.ActionClaim},
+		{"pending, forged future claim", state.Window{Status: state.StatusPending, Owner: "evt:x", ClaimedAt: t0.AddDate(1, 0, 0), Version: 1}, "evt:b", t0, state.ActionClaim},
+		{"sent, window end within one window", state.Window{Status: state.StatusSent, Owner: "evt:x", ClaimedAt: t0, WindowEnd: t0.Add(time.Hour), Version: 1}, "evt:b", t0.Add(time.Second), state.ActionCount},
 	}
 	for _, c := range cases {
-		if got := state.Decide(c.w, c.owner, c.now, lease); got != c.want {
+		if got := state.Decide(c.w, c.owner, c.now, lease, time.Hour); got != c.want {
 			t.Errorf("%s: Decide = %v, want %v", c.name, got, c.want)
 		}
 	}

@@ -47,9 +47,18 @@ const (
 	// window, so follow-up counts still reach the next alert.
 	DefaultWindowRetention = 7 * 24 * time.Hour
 	// DefaultLease is how long a pending claim blocks other claimers. It
-	// must exceed the longest time between claim and commit (the Lambda
-	// timeout).
-	DefaultLease = 5 * time.Minute
+	// must exceed the longest time between claim and commit — the
+	// detector's function timeout (template.yaml: 30 s) — so a live
+	// invocation never loses its claim; and it must be shorter than the
+	// spacing of Lambda's asynchronous retries (the first comes about a
+	// minute after a failed attempt), so that when an invocation dies
+	// between claim and publish, the first retry takes the claim over and
+	// alerts instead of being told to retry until the event lands in the
+	// dead-letter queue unalerted. tests/template_test.go ties the two
+	// numbers together.
+	DefaultLease = 45 * time.Second
+	// MaxClockSkew is how far ahead of now a stored claim time may lie.
+	MaxClockSkew = time.Minute
 )
 
 // ErrConflict reports a conditional write that lost: the stored state is
@@ -231,9 +240,31 @@ func (a Action) String() string {
 	return "unknown"
 }
 
+// Implausible says why a stored window cannot have been written by the
+// alert path, or "" when it could: a window the protocol writes ends at
+// most one suppression window after it was claimed, and was claimed no
+// later than now (give or take MaxClockSkew). Someone who can write the
+// table could otherwise pre-write a "sent" window that never ends and
+// silence an incident for good; such a window is ignored (the finding
+// alerts) and the caller logs it.
+func Implausible(w Window, now time.Time, window time.Duration) string {
+	limit := now.Add(window + MaxClockSkew)
+	switch {
+	case w.Status == StatusNone:
+		return ""
+	case w.ClaimedAt.After(now.Add(MaxClockSkew)):
+		return "claimed in the future (" + w.ClaimedAt.UTC().Format(time.RFC3339) + ")"
+	case w.Status == StatusSent && w.WindowEnd.After(limit):
+		return "suppression window ends at " + w.WindowEnd.UTC().Format(time.RFC3339) + ", beyond one window from now"
+	}
+	return ""
+}
+
 // Decide is the dedup rule, pure: given the stored window w, the finding's
-// owner key, the time and the claim lease, what to do.
+// owner key, the time, the claim lease and the rule's suppression window,
+// what to do.
 //
+//   - an implausible window (see Implausible): claim;
 //   - no window, a released one, or a sent one whose window ended: claim;
 //   - a pending claim older than lease (its holder died): claim (take over);
 //   - a pending claim by another finding: count (that alert will report it);
@@ -241,7 +272,10 @@ func (a Action) String() string {
 //     (a concurrent duplicate is publishing it);
 //   - a sent window owned by this same finding: done (it alerted already);
 //   - a sent window still open: count.
-func Decide(w Window, owner string, now time.Time, lease time.Duration) Action {
+func Decide(w Window, owner string, now time.Time, lease, window time.Duration) Action {
+	if Implausible(w, now, window) != "" {
+		return ActionClaim
+	}
 	switch w.Status {
 	case StatusNone, StatusReleased:
 		return ActionClaim

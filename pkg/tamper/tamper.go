@@ -1,7 +1,10 @@
 // Package tamper implements rule monitor-tampered: a pure judgement of one
 // CloudTrail record that reports changes to Bedrock Warden's own parts —
-// its EventBridge rules, its Lambda functions, its SNS topic, its DynamoDB
-// table, and (when the caller is not on call) its toggle parameters.
+// its EventBridge rules, its Lambda functions, its SNS topic and the
+// topic's policy, its DynamoDB table and the table's resource policy, its
+// KMS keys (the seal keys that guard every IAM write, and the topic key),
+// its IAM roles, and (when the caller is not on call) its toggle
+// parameters.
 //
 // The records come from a second EventBridge rule on the services' sources
 // (see docs/history.md for the pattern); functions/sentinel runs Check on
@@ -29,6 +32,9 @@ const (
 	EnvTopicARN      = "WARDEN_TOPIC_ARN"      // SNS alert topic ARN
 	EnvTable         = "WARDEN_TABLE"          // DynamoDB state table name
 	EnvParameterPath = "WARDEN_PARAMETER_PATH" // SSM path of the toggle parameters, e.g. /bedrock-warden
+	EnvTableARN      = "WARDEN_TABLE_ARN"      // DynamoDB state table ARN (resource-policy events name it)
+	EnvKeyARNs       = "WARDEN_KEY_ARNS"       // the stack's KMS key ARNs
+	EnvRoleNames     = "WARDEN_ROLE_NAMES"     // the stack's IAM role names (besides "<stack>-" names)
 )
 
 // Stack names the parts of the deployed Bedrock Warden stack.
@@ -44,6 +50,13 @@ type Stack struct {
 	// ParameterPath is the toggle parameters' path; the parameter at the
 	// path itself and every one below it are watched.
 	ParameterPath string
+	// TableARN is the state table's ARN.
+	TableARN string
+	// KeyARNs are the stack's KMS keys.
+	KeyARNs []string
+	// RoleNames are the stack's IAM roles; names beginning with Name+"-"
+	// count too (CloudFormation generates role names that way).
+	RoleNames []string
 }
 
 // StackFromEnv reads the stack's parts from the environment. It fails when
@@ -57,6 +70,14 @@ func StackFromEnv(getenv func(string) string) (Stack, error) {
 		TopicARN:      strings.TrimSpace(getenv(EnvTopicARN)),
 		Table:         strings.TrimSpace(getenv(EnvTable)),
 		ParameterPath: strings.TrimRight(strings.TrimSpace(getenv(EnvParameterPath)), "/"),
+		TableARN:      strings.TrimSpace(getenv(EnvTableARN)),
+		KeyARNs:       list(getenv(EnvKeyARNs)),
+		RoleNames:     list(getenv(EnvRoleNames)),
+	}
+	for _, k := range s.KeyARNs {
+		if !strings.HasPrefix(k, "arn:") || !strings.Contains(k, ":key/") {
+			return s, fmt.Errorf("%s: %q is not a KMS key ARN", EnvKeyARNs, k)
+		}
 	}
 	if s.TopicARN != "" && !strings.HasPrefix(s.TopicARN, "arn:") {
 		return s, fmt.Errorf("%s %q is not an ARN", EnvTopicARN, s.TopicARN)
@@ -67,7 +88,8 @@ func StackFromEnv(getenv func(string) string) (Stack, error) {
 	if strings.TrimSpace(getenv(EnvParameterPath)) == "/" {
 		return s, fmt.Errorf("%s \"/\" would watch every parameter in the account", EnvParameterPath)
 	}
-	if s.Name == "" && len(s.RuleNames) == 0 && len(s.FunctionNames) == 0 && s.TopicARN == "" && s.Table == "" && s.ParameterPath == "" {
+	if s.Name == "" && len(s.RuleNames) == 0 && len(s.FunctionNames) == 0 && s.TopicARN == "" && s.Table == "" && s.ParameterPath == "" &&
+		len(s.KeyARNs) == 0 && s.TableARN == "" {
 		return s, errors.New("tamper: no stack resources named: set " + EnvStack + " or the resource variables")
 	}
 	return s, nil
@@ -90,6 +112,8 @@ const (
 	SourceSNS      = "sns.amazonaws.com"
 	SourceDynamoDB = "dynamodb.amazonaws.com"
 	SourceSSM      = "ssm.amazonaws.com"
+	SourceKMS      = "kms.amazonaws.com"
+	SourceIAM      = "iam.amazonaws.com"
 )
 
 // Watched lists, per event source, the eventNames that change a watched
@@ -103,9 +127,16 @@ var Watched = map[string][]string{
 		"UpdateEventSourceMapping", "DeleteEventSourceMapping",
 		"PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig", "DeleteFunctionEventInvokeConfig",
 		"UpdateAlias", "DeleteAlias"},
-	SourceSNS:      {"DeleteTopic", "Unsubscribe", "SetTopicAttributes", "RemovePermission", "SetSubscriptionAttributes"},
-	SourceDynamoDB: {"DeleteTable", "UpdateTable", "UpdateTimeToLive"},
+	SourceSNS:      {"DeleteTopic", "Unsubscribe", "SetTopicAttributes", "AddPermission", "RemovePermission", "SetSubscriptionAttributes"},
+	SourceDynamoDB: {"DeleteTable", "UpdateTable", "UpdateTimeToLive", "PutResourcePolicy", "DeleteResourcePolicy"},
 	SourceSSM:      {"PutParameter", "DeleteParameter", "DeleteParameters", "LabelParameterVersion"},
+	// The seal keys: disabling or deleting one stops remediation (fail
+	// safe) and alerts arrive unsealed; a new key policy or a grant could
+	// let someone else seal.
+	SourceKMS: {"DisableKey", "ScheduleKeyDeletion", "PutKeyPolicy", "CreateGrant", "DeleteAlias", "UpdateAlias"},
+	// The stack's own roles (IAM events reach EventBridge in us-east-1).
+	SourceIAM: {"PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "UpdateAssumeRolePolicy",
+		"PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "DeleteRole", "UpdateRole", "TagRole", "UntagRole"},
 }
 
 // BaseName strips a Lambda API version suffix from eventName:
@@ -161,7 +192,7 @@ func Check(p *policy.Policy, s Stack, rec *decode.Record, origin decode.Origin) 
 	_ = json.Unmarshal(rec.RequestParameters, &req) // malformed parameters: no resource, no match
 	var resp params
 	_ = json.Unmarshal(rec.ResponseElements, &resp)
-	kind, resource, ok := s.match(source, name, &req, &resp)
+	kind, resource, ok := s.match(source, name, &req, &resp, rec.Resources)
 	if !ok {
 		return findings.Finding{}, false
 	}
@@ -243,6 +274,8 @@ const (
 	KindTopic     Kind = "SNS topic"
 	KindTable     Kind = "DynamoDB table"
 	KindParameter Kind = "SSM parameter"
+	KindKey       Kind = "KMS key"
+	KindRole      Kind = "IAM role"
 )
 
 // params holds the requestParameters and responseElements members that
@@ -255,14 +288,36 @@ type params struct {
 	FunctionArn     string   `json:"functionArn"`  // lambda event source mapping responses
 	TopicArn        string   `json:"topicArn"`     // sns
 	SubscriptionArn string   `json:"subscriptionArn"`
-	TableName       string   `json:"tableName"` // dynamodb
+	TableName       string   `json:"tableName"`   // dynamodb
+	ResourceArn     string   `json:"resourceArn"` // dynamodb resource policies
+	KeyID           string   `json:"keyId"`       // kms
+	TargetKeyID     string   `json:"targetKeyId"` // kms UpdateAlias
+	RoleName        string   `json:"roleName"`    // iam
 	TableDesc       *struct {
 		TableName string `json:"tableName"`
 	} `json:"tableDescription"`
 }
 
-func (s *Stack) match(source, name string, req, resp *params) (Kind, string, bool) {
+func (s *Stack) match(source, name string, req, resp *params, resources []decode.Resource) (Kind, string, bool) {
 	switch source {
+	case SourceKMS:
+		// CloudTrail names the key in resources (its ARN) whichever form
+		// the caller used; requestParameters.keyId may be an id or alias.
+		cands := []string{req.KeyID, req.TargetKeyID}
+		for _, r := range resources {
+			cands = append(cands, r.ARN)
+		}
+		for _, c := range cands {
+			for _, k := range s.KeyARNs {
+				if c != "" && (c == k || strings.HasSuffix(k, ":key/"+c)) {
+					return KindKey, k, true
+				}
+			}
+		}
+		return KindKey, "", false
+	case SourceIAM:
+		r := strings.TrimSpace(req.RoleName)
+		return KindRole, r, s.stackName(r, s.RoleNames)
 	case SourceEvents:
 		rule := req.Name
 		if name == "PutTargets" || name == "RemoveTargets" {
@@ -289,7 +344,18 @@ func (s *Stack) match(source, name string, req, resp *params) (Kind, string, boo
 		}
 		return KindTopic, "", false
 	case SourceDynamoDB:
+		if name == "PutResourcePolicy" || name == "DeleteResourcePolicy" {
+			if s.TableARN != "" && req.ResourceArn == s.TableARN {
+				return KindTable, s.TableARN, true
+			}
+			if req.ResourceArn == "" {
+				return KindTable, "", false
+			}
+		}
 		t := req.TableName
+		if t == "" && req.ResourceArn != "" {
+			t = req.ResourceArn
+		}
 		if t == "" && req.TableDesc != nil {
 			t = req.TableDesc.TableName
 		}

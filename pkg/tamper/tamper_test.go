@@ -23,6 +23,18 @@ var stack = tamper.Stack{
 	TopicARN:      "arn:aws:sns:us-east-1:111122223333:warden-alerts",
 	Table:         "warden-state",
 	ParameterPath: "/bedrock-warden",
+	TableARN:      "arn:aws:dynamodb:us-east-1:111122223333:table/warden-state",
+	KeyARNs: []string{"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"},
+	RoleNames: []string{"warden-remediator-role"},
+}
+
+// kmsRecord is a KMS event as CloudTrail writes it: the key named in
+// resources by ARN whatever requestParameters.keyId holds.
+func kmsRecord(name, keyID, keyARN string) *decode.Record {
+	r := record(tamper.SourceKMS, name, `{"keyId":"`+keyID+`"}`)
+	r.Resources = []decode.Resource{{ARN: keyARN, AccountID: acct, Type: "AWS::KMS::Key"}}
+	return r
 }
 
 func testPolicy(t *testing.T) *policy.Policy {
@@ -74,6 +86,14 @@ func TestCheckReportsChangesToTheStack(t *testing.T) {
 		{tamper.SourceSSM, "PutParameter", `{"name":"/bedrock-warden/remediation/enabled","type":"String","overwrite":true}`, tamper.KindParameter, "/bedrock-warden/remediation/enabled"},
 		{tamper.SourceSSM, "DeleteParameters", `{"names":["/other/x","/bedrock-warden/dry-run"]}`, tamper.KindParameter, "/bedrock-warden/dry-run"},
 		{tamper.SourceSSM, "LabelParameterVersion", `{"name":"arn:aws:ssm:us-east-1:111122223333:parameter/bedrock-warden/mode","labels":["x"]}`, tamper.KindParameter, "/bedrock-warden/mode"},
+		{tamper.SourceSNS, "AddPermission", `{"topicArn":"arn:aws:sns:us-east-1:111122223333:warden-alerts","label":"x","aWSAccountId":["999988887777"],"actionName":["Publish"]}`, tamper.KindTopic, stack.TopicARN},
+		{tamper.SourceDynamoDB, "PutResourcePolicy", `{"resourceArn":"arn:aws:dynamodb:us-east-1:111122223333:table/warden-state","policy":"{}"}`, tamper.KindTable, stack.TableARN},
+		{tamper.SourceDynamoDB, "DeleteResourcePolicy", `{"resourceArn":"arn:aws:dynamodb:us-east-1:111122223333:table/warden-state"}`, tamper.KindTable, stack.TableARN},
+		{tamper.SourceKMS, "PutKeyPolicy", `{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab","policyName":"default","policy":"{}"}`, tamper.KindKey, stack.KeyARNs[0]},
+		{tamper.SourceKMS, "CreateGrant", `{"keyId":"arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321","granteePrincipal":"arn:aws:iam::111122223333:role/x","operations":["GenerateMac"]}`, tamper.KindKey, stack.KeyARNs[1]},
+		{tamper.SourceIAM, "PutRolePolicy", `{"roleName":"bedrock-warden-RemediatorRole-1AB2CD3EF4","policyName":"x","policyDocument":"{}"}`, tamper.KindRole, "bedrock-warden-RemediatorRole-1AB2CD3EF4"},
+		{tamper.SourceIAM, "UntagRole", `{"roleName":"warden-remediator-role","tagKeys":["bedrock-warden:protected"]}`, tamper.KindRole, "warden-remediator-role"},
+		{tamper.SourceIAM, "AttachRolePolicy", `{"roleName":"bedrock-warden-SweeperRole-9ZZ","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}`, tamper.KindRole, "bedrock-warden-SweeperRole-9ZZ"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -113,6 +133,11 @@ func TestCheckIgnoresOtherResourcesAndReads(t *testing.T) {
 		{tamper.SourceSSM, "PutParameter", `{"name":"/bedrock-warden-other/x"}`},
 		{tamper.SourceSSM, "GetParameter", `{"name":"/bedrock-warden/x"}`},
 		{"s3.amazonaws.com", "DeleteBucket", `{"bucketName":"bedrock-warden-logs"}`},
+		{tamper.SourceDynamoDB, "PutResourcePolicy", `{"resourceArn":"arn:aws:dynamodb:us-east-1:111122223333:table/orders"}`},
+		{tamper.SourceKMS, "PutKeyPolicy", `{"keyId":"ffffffff-12ab-34cd-56ef-1234567890ab"}`},
+		{tamper.SourceKMS, "GenerateMac", `{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}`},
+		{tamper.SourceIAM, "PutRolePolicy", `{"roleName":"payments-api","policyName":"x"}`},
+		{tamper.SourceIAM, "GetRole", `{"roleName":"bedrock-warden-RemediatorRole-1AB2CD3EF4"}`},
 		{tamper.SourceEvents, "DisableRule", `not json`},
 		{tamper.SourceEvents, "DisableRule", ``},
 	}
@@ -123,6 +148,21 @@ func TestCheckIgnoresOtherResourcesAndReads(t *testing.T) {
 	}
 	if _, ok := tamper.Check(p, stack, nil, decode.Origin{}); ok {
 		t.Error("nil record gave a finding")
+	}
+}
+
+// TestCheckFindsKeysByTheResourceARN: KMS records name the key in
+// resources by ARN, whether the caller passed an id, an ARN or an alias.
+func TestCheckFindsKeysByTheResourceARN(t *testing.T) {
+	p := testPolicy(t)
+	for _, keyID := range []string{"alias/bedrock-warden-findings", "1234abcd-12ab-34cd-56ef-1234567890ab"} {
+		f, ok := tamper.Check(p, stack, kmsRecord("ScheduleKeyDeletion", keyID, stack.KeyARNs[0]), decode.Origin{})
+		if !ok || f.Details["resource"] != stack.KeyARNs[0] || f.Severity != findings.Critical {
+			t.Errorf("keyId %s: %v %+v", keyID, ok, f.Details)
+		}
+	}
+	if _, ok := tamper.Check(p, stack, kmsRecord("DisableKey", "alias/other", "arn:aws:kms:us-east-1:111122223333:key/ffff"), decode.Origin{}); ok {
+		t.Error("another key's change reported")
 	}
 }
 

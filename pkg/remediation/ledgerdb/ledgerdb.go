@@ -4,6 +4,11 @@
 // claims per finding fingerprint, and the per-account hourly breaker.
 // Every item lives under a pk starting with "REM#"; docs/remediation.md
 // lists the layout.
+//
+// Ledger records are sealed: Put stores a MAC over the exact JSON it
+// writes (package seal, KMS HMAC through Seal.Gen) and Get verifies it
+// (Seal.Check) before returning the record, so nothing forged in the
+// table can drive an undo.
 package ledgerdb
 
 import (
@@ -19,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/bedrock-warden/warden/pkg/remediation"
+	"github.com/bedrock-warden/warden/pkg/seal"
 	"github.com/bedrock-warden/warden/pkg/statetable"
 )
 
@@ -28,7 +34,11 @@ const (
 	PKExpiry        = "REM#EXPIRY"
 	PKClaimPrefix   = "REM#FP#"
 	PKBreakerPrefix = "REM#BREAKER#"
+	PKNoticePrefix  = "REM#NOTICE#"
 )
+
+// skNotice is the sort key of notice items.
+const skNotice = "NOTICE"
 
 // sortLayout is a fixed-width UTC time, so sort keys order by time.
 const sortLayout = "2006-01-02T15:04:05.000000000Z"
@@ -43,22 +53,28 @@ type API interface {
 	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 }
 
-// Store implements remediation.Ledger, remediation.Claims and
-// remediation.Breaker on one table.
+// Store implements remediation.Ledger, remediation.Claims,
+// remediation.Breaker and remediation.Notices on one table.
 type Store struct {
 	API   API
 	Table string
+	// Seal seals records on Put (Gen) and verifies them on Get (Check).
+	// A Store without Gen cannot write records; without Check, Get
+	// refuses every record (List needs neither).
+	Seal seal.Records
 }
 
 var (
 	_ remediation.Ledger  = Store{}
 	_ remediation.Claims  = Store{}
 	_ remediation.Breaker = Store{}
+	_ remediation.Notices = Store{}
 )
 
-// New returns a Store over the SDK client built from cfg.
-func New(cfg aws.Config, table string, opts ...func(*dynamodb.Options)) Store {
-	return Store{API: dynamodb.NewFromConfig(cfg, opts...), Table: table}
+// New returns a Store over the SDK client built from cfg, sealing and
+// verifying with sealer.
+func New(cfg aws.Config, table string, sealer seal.Records, opts ...func(*dynamodb.Options)) Store {
+	return Store{API: dynamodb.NewFromConfig(cfg, opts...), Table: table, Seal: sealer}
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -76,6 +92,16 @@ func ledgerSK(id string) (string, error) {
 		return "", err
 	}
 	return t.UTC().Format(sortLayout) + "#" + id, nil
+}
+
+// RecordKey returns the table key of ledger record id (partition
+// PKLedger, sort key "<time>#<id>").
+func RecordKey(id string) (map[string]types.AttributeValue, error) {
+	sk, err := ledgerSK(id)
+	if err != nil {
+		return nil, err
+	}
+	return key(PKLedger, sk), nil
 }
 
 func str(item map[string]types.AttributeValue, name string) string {
@@ -110,9 +136,14 @@ func (st Store) Put(ctx context.Context, r remediation.Record) error {
 	if err != nil {
 		return fmt.Errorf("marshal record %s: %w", r.ID, err)
 	}
+	mac, err := st.Seal.Seal(ctx, r.ID, body)
+	if err != nil {
+		return err
+	}
 	item := key(PKLedger, sk)
 	item["id"] = s(r.ID)
 	item["record"] = s(string(body))
+	item["mac"] = &types.AttributeValueMemberB{Value: mac}
 	item["mode"] = s(string(r.Mode))
 	item["action"] = s(r.Action)
 	item["result"] = s(r.Result)
@@ -154,6 +185,16 @@ func (st Store) Get(ctx context.Context, id string) (remediation.Record, error) 
 	}
 	if len(out.Item) == 0 {
 		return remediation.Record{}, fmt.Errorf("%w: %s", remediation.ErrNoRecord, id)
+	}
+	var mac []byte
+	if b, ok := out.Item["mac"].(*types.AttributeValueMemberB); ok {
+		mac = b.Value
+	}
+	if err := st.Seal.Verify(ctx, id, []byte(str(out.Item, "record")), mac); err != nil {
+		if errors.Is(err, seal.ErrMissing) || errors.Is(err, seal.ErrInvalid) {
+			return remediation.Record{}, fmt.Errorf("%w: %w", remediation.ErrUnauthenticated, err)
+		}
+		return remediation.Record{}, err
 	}
 	return decode(out.Item)
 }
@@ -226,8 +267,8 @@ func (st Store) Expired(ctx context.Context, t time.Time) ([]string, error) {
 // Claim implements remediation.Claims with a conditional put: it succeeds
 // when no claim exists, when the existing one has expired (ttl passed), or
 // when a pending one is older than lease.
-func (st Store) Claim(ctx context.Context, fingerprint string, mode remediation.Mode, now time.Time, lease time.Duration) (remediation.ClaimState, string, error) {
-	item := key(PKClaimPrefix+fingerprint, string(mode))
+func (st Store) Claim(ctx context.Context, claimKey string, mode remediation.Mode, now time.Time, lease time.Duration) (remediation.ClaimResult, error) {
+	item := key(PKClaimPrefix+claimKey, string(mode))
 	item["status"] = s("pending")
 	item["at"] = n(now.Unix())
 	_, err := st.API.PutItem(ctx, &dynamodb.PutItemInput{
@@ -240,39 +281,117 @@ func (st Store) Claim(ctx context.Context, fingerprint string, mode remediation.
 		},
 	})
 	if err == nil {
-		return remediation.ClaimAcquired, "", nil
+		return remediation.ClaimResult{State: remediation.ClaimAcquired}, nil
 	}
 	if !conditionFailed(err) {
-		return 0, "", fmt.Errorf("claim %s/%s: %w", fingerprint, mode, err)
+		return remediation.ClaimResult{}, fmt.Errorf("claim %s/%s: %w", claimKey, mode, err)
 	}
-	out, err := st.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Table), Key: key(PKClaimPrefix+fingerprint, string(mode)), ConsistentRead: aws.Bool(true)})
+	out, err := st.API.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Table), Key: key(PKClaimPrefix+claimKey, string(mode)), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return 0, "", fmt.Errorf("read claim %s/%s: %w", fingerprint, mode, err)
+		return remediation.ClaimResult{}, fmt.Errorf("read claim %s/%s: %w", claimKey, mode, err)
 	}
 	if str(out.Item, "status") == "done" {
-		return remediation.ClaimDuplicate, str(out.Item, "record"), nil
+		notified := false
+		if b, ok := out.Item["notified"].(*types.AttributeValueMemberBOOL); ok {
+			notified = b.Value
+		}
+		return remediation.ClaimResult{State: remediation.ClaimDuplicate, Record: str(out.Item, "record"), Notified: notified}, nil
 	}
-	return remediation.ClaimBusy, "", nil
+	return remediation.ClaimResult{State: remediation.ClaimBusy}, nil
 }
 
 // Complete implements remediation.Claims.
-func (st Store) Complete(ctx context.Context, fingerprint string, mode remediation.Mode, recordID string, until time.Time) error {
-	item := key(PKClaimPrefix+fingerprint, string(mode))
+func (st Store) Complete(ctx context.Context, claimKey string, mode remediation.Mode, recordID string, until time.Time, notified bool) error {
+	item := key(PKClaimPrefix+claimKey, string(mode))
 	item["status"] = s("done")
 	item["record"] = s(recordID)
+	item["notified"] = &types.AttributeValueMemberBOOL{Value: notified}
 	if !until.IsZero() {
 		item[statetable.TTL] = statetable.Expires(until)
 	}
 	if _, err := st.API.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(st.Table), Item: item}); err != nil {
-		return fmt.Errorf("complete claim %s/%s: %w", fingerprint, mode, err)
+		return fmt.Errorf("complete claim %s/%s: %w", claimKey, mode, err)
+	}
+	return nil
+}
+
+// MarkNotified implements remediation.Claims.
+func (st Store) MarkNotified(ctx context.Context, claimKey string, mode remediation.Mode) error {
+	_, err := st.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.Table),
+		Key:                       key(PKClaimPrefix+claimKey, string(mode)),
+		UpdateExpression:          aws.String("SET #n = :t"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#n": "notified"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("mark claim %s/%s notified: %w", claimKey, mode, err)
 	}
 	return nil
 }
 
 // Release implements remediation.Claims.
-func (st Store) Release(ctx context.Context, fingerprint string, mode remediation.Mode) error {
-	if _, err := st.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(st.Table), Key: key(PKClaimPrefix+fingerprint, string(mode))}); err != nil {
-		return fmt.Errorf("release claim %s/%s: %w", fingerprint, mode, err)
+func (st Store) Release(ctx context.Context, claimKey string, mode remediation.Mode) error {
+	if _, err := st.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(st.Table), Key: key(PKClaimPrefix+claimKey, string(mode))}); err != nil {
+		return fmt.Errorf("release claim %s/%s: %w", claimKey, mode, err)
+	}
+	return nil
+}
+
+// BeginNotice implements remediation.Notices with a conditional put: it
+// succeeds when no notice item exists, when it expired (ttl passed), or
+// when a pending one is older than lease.
+func (st Store) BeginNotice(ctx context.Context, noticeKey string, now time.Time, lease, keep time.Duration) (bool, error) {
+	item := key(PKNoticePrefix+noticeKey, skNotice)
+	item["status"] = s("pending")
+	item["at"] = n(now.Unix())
+	item[statetable.TTL] = statetable.Expires(now.Add(keep))
+	_, err := st.API.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(st.Table),
+		Item:                     item,
+		ConditionExpression:      aws.String("attribute_not_exists(pk) OR #ttl < :now OR (#status = :pending AND #at < :stale)"),
+		ExpressionAttributeNames: map[string]string{"#ttl": statetable.TTL, "#status": "status", "#at": "at"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": n(now.Unix()), ":pending": s("pending"), ":stale": n(now.Add(-lease).Unix()),
+		},
+	})
+	if err == nil {
+		return true, nil
+	}
+	if conditionFailed(err) {
+		return false, nil
+	}
+	return false, fmt.Errorf("begin notice %s: %w", noticeKey, err)
+}
+
+// NoticeSent implements remediation.Notices.
+func (st Store) NoticeSent(ctx context.Context, noticeKey string) error {
+	_, err := st.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(st.Table),
+		Key:                       key(PKNoticePrefix+noticeKey, skNotice),
+		UpdateExpression:          aws.String("SET #status = :sent"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sent": s("sent")},
+	})
+	if err != nil {
+		return fmt.Errorf("mark notice %s sent: %w", noticeKey, err)
+	}
+	return nil
+}
+
+// AbandonNotice implements remediation.Notices: a pending notice is
+// deleted; a sent one is left alone.
+func (st Store) AbandonNotice(ctx context.Context, noticeKey string) error {
+	_, err := st.API.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(st.Table),
+		Key:                       key(PKNoticePrefix+noticeKey, skNotice),
+		ConditionExpression:       aws.String("#status = :pending"),
+		ExpressionAttributeNames:  map[string]string{"#status": "status"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pending": s("pending")},
+	})
+	if err != nil && !conditionFailed(err) {
+		return fmt.Errorf("abandon notice %s: %w", noticeKey, err)
 	}
 	return nil
 }
@@ -301,24 +420,19 @@ func (st Store) Take(ctx context.Context, account string, hour time.Time, max in
 	return false, fmt.Errorf("breaker take %s: %w", account, err)
 }
 
-// MarkOpen implements remediation.Breaker with a conditional update, so
-// exactly one caller per hour gets first = true.
-func (st Store) MarkOpen(ctx context.Context, account string, hour time.Time) (bool, error) {
+// MarkOpen implements remediation.Breaker: openedAt is set once per hour.
+func (st Store) MarkOpen(ctx context.Context, account string, hour time.Time) error {
 	_, err := st.API.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(st.Table),
 		Key:                       breakerKey(account, hour),
-		UpdateExpression:          aws.String("SET #o = :t, #ttl = :ttl"),
-		ConditionExpression:       aws.String("attribute_not_exists(#o)"),
+		UpdateExpression:          aws.String("SET #o = if_not_exists(#o, :t), #ttl = :ttl"),
 		ExpressionAttributeNames:  map[string]string{"#o": "openedAt", "#ttl": statetable.TTL},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": n(time.Now().Unix()), ":ttl": n(remediation.Hour(hour).Add(2 * time.Hour).Unix())},
 	})
-	if err == nil {
-		return true, nil
+	if err != nil {
+		return fmt.Errorf("breaker mark open %s: %w", account, err)
 	}
-	if conditionFailed(err) {
-		return false, nil
-	}
-	return false, fmt.Errorf("breaker mark open %s: %w", account, err)
+	return nil
 }
 
 // Status implements remediation.Breaker.
