@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ type round2Rig struct {
 	srv        *motoserver.Server
 	h          *detector.Handler
 	reconReads atomic.Int64 // BatchGetItem calls that read RECON# items
+	failReads  atomic.Int64 // fail this many RECON# reads (throttling)
 }
 
 func newRound2Rig(t *testing.T) *round2Rig {
@@ -51,6 +53,9 @@ func newRound2Rig(t *testing.T) *round2Rig {
 				func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 					if bg, ok := in.Parameters.(*dynamodb.BatchGetItemInput); ok && readsRecon(bg) {
 						r.reconReads.Add(1)
+						if r.failReads.Add(-1) >= 0 {
+							return middleware.InitializeOutput{}, middleware.Metadata{}, errors.New("throttled (test)")
+						}
 					}
 					return next.HandleInitialize(ctx, in)
 				}), middleware.Before)
@@ -211,5 +216,44 @@ func TestReconThenInvokeAcrossInvocations(t *testing.T) {
 		if m.Attributes["rule"].StringValue == findings.RuleReconThenInvoke && m.Attributes["severity"].StringValue != "critical" {
 			t.Fatalf("recon-then-invoke alert severity %v", m.Attributes["severity"])
 		}
+	}
+}
+
+// TestReconThenInvokeSurvivesAStateFailure: the recon state cannot be read
+// when the invocation arrives. The invocation's own finding is delivered,
+// the batch fails and comes back, and the retry raises recon-then-invoke:
+// the alert state does not drop it as a duplicate of the handled event.
+func TestReconThenInvokeSurvivesAStateFailure(t *testing.T) {
+	r := newRound2Rig(t)
+	ctx := context.Background()
+	evs := envelopes(t, "sequences/llmjacking-recon-then-invoke.json")
+	recon, invoke := evs[:len(evs)-1], evs[len(evs)-1]
+	// The stolen key invokes a denied model: the event has a finding of
+	// its own (unauthorized-model) besides the sequence.
+	var env map[string]any
+	if err := json.Unmarshal(invoke, &env); err != nil {
+		t.Fatal(err)
+	}
+	env["detail"].(map[string]any)["requestParameters"] = map[string]any{"modelId": "anthropic.claude-3-opus-20240229-v1:0"}
+	invoke, _ = json.Marshal(env)
+
+	if _, err := r.h.Handle(ctx, alertSQSBatch(t, recon...)); err != nil {
+		t.Fatal(err)
+	}
+	r.failReads.Store(1)
+	if _, err := r.h.Handle(ctx, invoke); err == nil {
+		t.Fatal("a failed state read did not fail the invocation")
+	}
+	if got := r.alertRules(t); got[findings.RuleUnauthorizedModel] != 1 || got[findings.RuleReconThenInvoke] != 0 {
+		t.Fatalf("after the failure: alerts %v", got)
+	}
+	if _, err := r.h.Handle(ctx, invoke); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.h.Handle(ctx, invoke); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.alertRules(t); got[findings.RuleUnauthorizedModel] != 1 || got[findings.RuleReconThenInvoke] != 1 {
+		t.Fatalf("after the retries: alerts %v, want one of each", got)
 	}
 }

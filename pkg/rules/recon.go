@@ -250,6 +250,14 @@ func (e *Engine) sequenceFinding(out []findings.Finding, ev *normalize.Event, m 
 		if f.Details == nil {
 			f.Details = map[string]string{}
 		}
+		// The finding is about several events, like a spike: it carries no
+		// single EventID, so the alert state deduplicates it by incident
+		// and time rather than as one more finding of the invocation event.
+		// Otherwise a batch retried for the recon state (after the
+		// invocation's own findings were delivered and the event marked
+		// handled) would drop it as a duplicate.
+		f.EventID = ""
+		f.Details["invocationEventId"] = ev.ID
 		f.Details["reconCalls"] = strings.Join(m.Calls, ",")
 		f.Details["reconAt"] = at.UTC().Format(time.RFC3339)
 		if m.EventID != "" {

@@ -288,7 +288,7 @@ func TestSequences(t *testing.T) {
 		if c.want == 1 {
 			f := fs[0]
 			if f.Rule != findings.RuleReconThenInvoke || f.Severity != findings.Critical || f.AccessKeyID != key ||
-				f.Details["reconCalls"] != "ListFoundationModels" || f.Fingerprint != findings.Fingerprint(findings.RuleReconThenInvoke, ci, "key#"+key, "") {
+				f.Details["reconCalls"] != "ListFoundationModels" || f.EventID != "" || f.Details["invocationEventId"] == "" || f.Fingerprint != findings.Fingerprint(findings.RuleReconThenInvoke, ci, "key#"+key, "") {
 				t.Errorf("%s: finding %+v", c.name, f)
 			}
 		}
