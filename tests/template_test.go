@@ -557,16 +557,26 @@ func TestDeadLetterQueuesAdmitTheirRules(t *testing.T) {
 			cond, _ := st.(map[string]any)["Condition"].(map[string]any)
 			eq, _ := cond["ArnEquals"].(map[string]any)
 			for _, v := range anyList(eq["aws:SourceArn"]) {
+				entry := fmt.Sprint(v)
+				// An ARN admitted only under a condition
+				// (!If [Cond, ARN, !Ref AWS::NoValue]) admits a rule that
+				// exists under that same condition.
+				if m, ok := v.(map[string]any); ok {
+					if fi, ok := m["Fn::If"].([]any); ok && len(fi) == 3 && fmt.Sprint(fi[2]) == "map[Ref:AWS::NoValue]" {
+						entry = fmt.Sprintf("if %v: %v", fi[0], fi[1])
+					}
+				}
 				for _, q := range queues {
-					allowed[q] = append(allowed[q], fmt.Sprint(v))
+					allowed[q] = append(allowed[q], entry)
 				}
 			}
 		}
 	}
 	check := func(what, queueRef string, source any) {
 		want := fmt.Sprint(source)
+		cond, _ := res[what]["Condition"].(string)
 		for _, a := range allowed[queueRef] {
-			if a == want {
+			if a == want || (cond != "" && a == fmt.Sprintf("if %s: %s", cond, want)) {
 				return
 			}
 		}

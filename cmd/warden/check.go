@@ -29,7 +29,9 @@ const checkUsage = `Usage: warden check [--policy FILE] [--format text|json] [PA
 
 Decodes every CloudTrail record in PATH — EventBridge envelopes, bare records,
 CloudTrail log files (plain or .gz), SQS messages, JSON lines — normalises it,
-judges it against the policy and prints the findings.
+judges it against the policy and prints the findings. Sequences across
+records (recon-then-invoke) are judged over all inputs together, in event
+time order, whatever order the files are given in.
 
 PATH is a file, a directory (searched recursively for *.json, *.json.gz,
 *.jsonl and *.jsonl.gz) or - for standard input. Without PATH, events/ is
@@ -71,7 +73,9 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 		fmt.Fprintf(sio.Stderr, "warden check: %v\n", err)
 		return exitUsage
 	}
-	core := &detector.Core{Rules: rules.New(p)}
+	engine := rules.New(p)
+	core := &detector.Core{Rules: engine}
+	seq := &sequences{engine: engine}
 	var (
 		all             []findings.Finding
 		events, skipped int
@@ -99,9 +103,11 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 			}
 			events++
 			all = append(all, res.Findings...)
+			seq.add(&res.Event)
 		})
 		closeFn()
 	}
+	all = append(all, seq.findings()...)
 	sort.SliceStable(all, func(i, j int) bool {
 		a, b := all[i], all[j]
 		if a.Severity.Rank() != b.Severity.Rank() {

@@ -32,41 +32,73 @@ func chdirRoot(t *testing.T) {
 // the embedded default policy and under events/strict-policy.yaml. Every
 // sample in events/ must be listed: a new sample needs a decision here.
 var expected = map[string]struct{ def, strict []string }{
-	"converse-breakglass-exempt":                   {},
-	"converse-cross-region-allowed":                {},
-	"converse-global-profile-not-allowed":          {[]string{"unauthorized-region"}, []string{"unauthorized-region"}},
-	"converse-model-not-allowlisted-mistral":       {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
-	"converse-stream-inference-region-not-allowed": {nil, []string{"unauthorized-region"}},
-	"create-provisioned-model-throughput":          {[]string{"costly-resource-created"}, []string{"costly-resource-created"}},
-	"delete-guardrail":                             {[]string{"guardrail-changed"}, []string{"guardrail-changed"}},
-	"delete-model-invocation-logging":              {[]string{"invocation-logging-disabled"}, []string{"invocation-logging-disabled"}},
-	"get-guardrail":                                {},
-	"get-model-invocation-logging":                 {},
-	"get-provisioned-model-throughput":             {},
-	"invoke-model-access-denied-probe":             {[]string{"denied-invocation"}, []string{"denied-invocation"}},
-	"invoke-model-allowed-sonnet":                  {},
-	"invoke-model-bedrock-api-key":                 {[]string{"api-key-used"}, []string{"unauthorized-principal", "api-key-used"}},
-	"invoke-model-from-unknown-ip":                 {nil, []string{"unauthorized-source-ip"}},
-	"invoke-model-imported-model-arn":              {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
-	"invoke-model-ipv6-allowed":                    {},
-	"invoke-model-region-not-allowed":              {[]string{"unauthorized-region"}, []string{"unauthorized-region"}},
-	"invoke-model-unapproved-opus":                 {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
-	"invoke-model-user-not-allowlisted":            {nil, []string{"unauthorized-principal"}},
-	"invoke-model-validation-error-allowed":        {},
-	"invoke-model-via-bedrock-agent-service":       {},
-	"list-foundation-models":                       {},
-	"put-foundation-model-entitlement":             {[]string{"model-access-changed"}, []string{"model-access-changed"}},
+	"converse-breakglass-exempt":                      {},
+	"converse-cross-region-allowed":                   {},
+	"converse-global-profile-not-allowed":             {[]string{"unauthorized-region"}, []string{"unauthorized-region"}},
+	"converse-model-not-allowlisted-mistral":          {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
+	"converse-stream-inference-region-not-allowed":    {nil, []string{"unauthorized-region"}},
+	"create-agent-action-group":                       {[]string{"agent-changed"}, []string{"agent-changed"}},
+	"create-data-source-web-crawler":                  {[]string{"knowledge-base-changed"}, []string{"knowledge-base-changed"}},
+	"create-model-copy-job-cross-region":              {[]string{"model-exfiltration"}, []string{"model-exfiltration"}},
+	"create-provisioned-model-throughput":             {[]string{"costly-resource-created"}, []string{"costly-resource-created"}},
+	"delete-custom-model-bedrock-api-key":             {[]string{"api-key-used"}, []string{"api-key-used"}},
+	"delete-enforced-guardrail-configuration":         {[]string{"guardrail-changed"}, []string{"guardrail-changed"}},
+	"delete-guardrail":                                {[]string{"guardrail-changed"}, []string{"guardrail-changed"}},
+	"delete-guardrail-access-denied":                  {[]string{"denied-change"}, []string{"denied-change"}},
+	"delete-model-invocation-logging":                 {[]string{"invocation-logging-disabled"}, []string{"invocation-logging-disabled"}},
+	"get-foundation-model-availability-long-term-key": {[]string{"model-recon"}, []string{"model-recon"}},
+	"get-guardrail":                                   {},
+	"get-model-invocation-logging":                    {},
+	"get-provisioned-model-throughput":                {},
+	"invoke-model-access-denied-probe":                {[]string{"denied-invocation"}, []string{"denied-invocation"}},
+	"invoke-model-allowed-sonnet":                     {},
+	"invoke-model-bedrock-api-key":                    {[]string{"api-key-used"}, []string{"unauthorized-principal", "api-key-used"}},
+	"invoke-model-from-unknown-ip":                    {nil, []string{"unauthorized-source-ip"}},
+	"invoke-model-imported-model-arn":                 {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
+	"invoke-model-ipv6-allowed":                       {},
+	"invoke-model-region-not-allowed":                 {[]string{"unauthorized-region"}, []string{"unauthorized-region"}},
+	"invoke-model-unapproved-opus":                    {[]string{"unauthorized-model"}, []string{"unauthorized-model"}},
+	"invoke-model-user-not-allowlisted":               {nil, []string{"unauthorized-principal"}},
+	// A validation probe (ValidationException) is denied-invocation, and the
+	// allow-list rules still judge it: a probe of a denied model from an
+	// address outside allowCidrs is three findings.
+	"invoke-model-validation-probe": {[]string{"denied-invocation"}, []string{"denied-invocation"}},
+	"invoke-model-validation-probe-opus-unknown-ip": {[]string{"unauthorized-model", "denied-invocation"},
+		[]string{"unauthorized-model", "denied-invocation", "unauthorized-source-ip"}},
+	"invoke-model-via-bedrock-agent-service": {},
+	"list-foundation-models":                 {},
+	"list-guardrails":                        {},
+	"put-foundation-model-entitlement":       {[]string{"model-access-changed"}, []string{"model-access-changed"}},
+	// IAM events (they reach EventBridge in us-east-1).
+	"iam/attach-user-policy-bedrock-limited-access":  {[]string{"api-key-created"}, []string{"api-key-created"}},
+	"iam/create-service-specific-credential-bedrock": {[]string{"api-key-created"}, []string{"api-key-created"}},
+	"iam/create-user-bedrock-api-key":                {[]string{"api-key-created"}, []string{"api-key-created"}},
+	// A CloudTrail log file: one stolen key's recon calls, then an
+	// invocation seven minutes later.
+	"sequences/llmjacking-recon-then-invoke": {
+		[]string{"recon-then-invoke", "model-recon", "model-recon", "model-recon"},
+		[]string{"recon-then-invoke", "model-recon", "model-recon", "model-recon", "unauthorized-source-ip", "unauthorized-principal"}},
 }
+
+// sampleDirs are the directories of events/ whose samples are Bedrock
+// events (or the IAM calls of Bedrock API keys) judged by TestSampleEvents.
+var sampleDirs = []string{"events", "events/iam", "events/sequences"}
 
 func TestSampleEvents(t *testing.T) {
 	chdirRoot(t)
-	files, err := filepath.Glob("events/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no sample events: %v", err)
+	var files []string
+	for _, dir := range sampleDirs {
+		fs, err := filepath.Glob(dir + "/*.json")
+		if err != nil || len(fs) == 0 {
+			t.Fatalf("no sample events in %s: %v", dir, err)
+		}
+		files = append(files, fs...)
 	}
 	covered := map[string]bool{}
+	seen := map[string]bool{}
 	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		name := strings.TrimSuffix(strings.TrimPrefix(f, "events/"), ".json")
+		seen[name] = true
 		want, ok := expected[name]
 		if !ok {
 			t.Errorf("%s: not in the expected table", f)
@@ -105,16 +137,28 @@ func TestSampleEvents(t *testing.T) {
 			}
 		}
 	}
-	for _, id := range []string{
-		findings.RuleUnauthorizedModel, findings.RuleUnauthorizedRegion, findings.RuleUnauthorizedSourceIP,
-		findings.RuleUnauthorizedPrincipal, findings.RuleAPIKeyUsed, findings.RuleDeniedInvocation,
-		findings.RuleInvocationLoggingDisabled, findings.RuleGuardrailChanged, findings.RuleModelAccessChanged,
-		findings.RuleCostlyResourceCreated,
-	} {
+	for name := range expected {
+		if !seen[name] {
+			t.Errorf("expected table lists %s, which is not a sample", name)
+		}
+	}
+	for _, id := range eventRules {
 		if !covered[id] {
 			t.Errorf("no sample event in events/ triggers %s", id)
 		}
 	}
+}
+
+// eventRules are the rules the engine evaluates on single events or
+// sequences of them (the others are aggregates or health checks with their
+// own tests): each has a sample in events/ and a row in the README.
+var eventRules = []string{
+	findings.RuleUnauthorizedModel, findings.RuleUnauthorizedRegion, findings.RuleUnauthorizedSourceIP,
+	findings.RuleUnauthorizedPrincipal, findings.RuleAPIKeyUsed, findings.RuleDeniedInvocation,
+	findings.RuleModelRecon, findings.RuleReconThenInvoke, findings.RuleAPIKeyCreated,
+	findings.RuleInvocationLoggingDisabled, findings.RuleGuardrailChanged, findings.RuleModelAccessChanged,
+	findings.RuleCostlyResourceCreated, findings.RuleModelExfiltration, findings.RuleAgentChanged,
+	findings.RuleKnowledgeBaseChanged, findings.RuleDeniedChange,
 }
 
 func TestCheckJSONKeys(t *testing.T) {

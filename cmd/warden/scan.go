@@ -168,7 +168,9 @@ type scanResult struct {
 // scanHistory runs every history event through the detection core.
 func scanHistory(ctx context.Context, p *policy.Policy, s *history.Scanner, regions []string, start, end time.Time) scanResult {
 	var res scanResult
-	core := &detector.Core{Rules: rules.New(p)}
+	engine := rules.New(p)
+	core := &detector.Core{Rules: engine}
+	seq := &sequences{engine: engine}
 	st, err := s.Scan(ctx, regions, start, end, func(ev history.Event) error {
 		src := "cloudtrail:" + ev.Region + ":" + ev.ID
 		core.Each(decode.Bytes(src, []byte(ev.Record)), func(r *detector.Result, err error) {
@@ -182,9 +184,11 @@ func scanHistory(ctx context.Context, p *policy.Policy, s *history.Scanner, regi
 			}
 			res.events++
 			res.findings = append(res.findings, r.Findings...)
+			seq.add(&r.Event)
 		})
 		return nil
 	})
+	res.findings = append(res.findings, seq.findings()...)
 	res.stats = st
 	if err != nil {
 		res.errors = append(res.errors, unjoin(err)...)

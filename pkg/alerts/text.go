@@ -158,8 +158,36 @@ func NextSteps(rule string) []string {
 		}
 	case findings.RuleDeniedInvocation:
 		return []string{
-			"Refused calls often precede LLM-jacking: check whether the credentials are compromised.",
+			"Refused or probing calls (a ValidationException on purpose) often precede LLM-jacking: check whether the credentials are compromised.",
 			"Look for other refused calls by the same principal, access key and source address.",
+		}
+	case findings.RuleModelRecon:
+		return []string{
+			"Reconnaissance of Bedrock models by this key is how LLM-jacking starts: confirm the key's owner made these calls.",
+			"If not, deactivate the access key or API key and look for invocations by it (recon-then-invoke).",
+			common,
+		}
+	case findings.RuleReconThenInvoke:
+		return []string{
+			"Treat the access key as stolen: deactivate it now and review every call it made (CloudTrail, model invocation logs).",
+			"Check Bedrock usage and cost for the models it invoked.",
+		}
+	case findings.RuleAPIKeyCreated:
+		return []string{
+			"Confirm with the creator that this Bedrock API key is sanctioned; delete the key (and a BedrockAPIKey- user) if not.",
+			"Deny iam:CreateServiceSpecificCredential where Bedrock API keys are not allowed.",
+		}
+	case findings.RuleModelExfiltration:
+		return []string{
+			"Confirm the model copy was approved; delete the copy and review who may call CreateModelCopyJob if not.",
+		}
+	case findings.RuleAgentChanged, findings.RuleKnowledgeBaseChanged:
+		return []string{
+			"Review the change with the agent's or knowledge base's owner: new action groups, data sources or documents change what it does and says.",
+		}
+	case findings.RuleDeniedChange:
+		return []string{
+			"A refused attempt to change Bedrock's controls: check whether the principal's credentials are compromised.",
 		}
 	case findings.RuleInvocationLoggingDisabled:
 		return []string{

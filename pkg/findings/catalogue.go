@@ -9,10 +9,17 @@ const (
 	RuleUnauthorizedPrincipal     = "unauthorized-principal"
 	RuleAPIKeyUsed                = "api-key-used"
 	RuleDeniedInvocation          = "denied-invocation"
+	RuleModelRecon                = "model-recon"
+	RuleReconThenInvoke           = "recon-then-invoke"
+	RuleAPIKeyCreated             = "api-key-created"
 	RuleInvocationLoggingDisabled = "invocation-logging-disabled"
 	RuleGuardrailChanged          = "guardrail-changed"
 	RuleModelAccessChanged        = "model-access-changed"
 	RuleCostlyResourceCreated     = "costly-resource-created"
+	RuleModelExfiltration         = "model-exfiltration"
+	RuleAgentChanged              = "agent-changed"
+	RuleKnowledgeBaseChanged      = "knowledge-base-changed"
+	RuleDeniedChange              = "denied-change"
 	RuleInvocationSpike           = "invocation-spike"
 	RuleBudgetWarning             = "budget-warning"
 	RuleBudgetExceeded            = "budget-exceeded"
@@ -36,12 +43,19 @@ var Catalogue = []RuleInfo{
 	{RuleUnauthorizedRegion, High, "an invocation was made, or inference ran, in a region the policy does not allow, or used a global profile when allowGlobalProfiles is false"},
 	{RuleUnauthorizedSourceIP, Medium, "an invocation came from an address, VPC endpoint or AWS service caller the policy does not allow"},
 	{RuleUnauthorizedPrincipal, Medium, "an invocation was made by a principal outside principals.allow"},
-	{RuleAPIKeyUsed, Medium, "an invocation was authenticated with a Bedrock API key while apiKeys.allow is false"},
-	{RuleDeniedInvocation, Medium, "an invocation was refused for lack of access: the probing that precedes LLM-jacking"},
+	{RuleAPIKeyUsed, Medium, "an invocation or a control-plane change was authenticated with a Bedrock API key while apiKeys.allow is false"},
+	{RuleDeniedInvocation, Medium, "an invocation was refused or probing (an error code in rules.denied-invocation.errorCodes): the testing that precedes LLM-jacking"},
+	{RuleModelRecon, Medium, "the reconnaissance calls of LLM-jacking (model availability, agreements, logging) by a principal outside principals.allow, or with a long-term access key or an API key"},
+	{RuleReconThenInvoke, Critical, "the same access key made reconnaissance calls and then, within rules.recon-then-invoke.window, a model invocation: the LLM-jacking sequence"},
+	{RuleAPIKeyCreated, High, "a Bedrock API key was created (IAM service-specific credential), or the console's API-key user and policy"},
 	{RuleInvocationLoggingDisabled, Critical, "model invocation logging was deleted or changed"},
-	{RuleGuardrailChanged, High, "a guardrail was deleted or changed"},
+	{RuleGuardrailChanged, High, "a guardrail, the enforced guardrail configuration or an automated reasoning policy was deleted or changed"},
 	{RuleModelAccessChanged, Medium, "model access, an agreement, an entitlement or a resource policy was changed"},
-	{RuleCostlyResourceCreated, Medium, "provisioned throughput, a customisation or import job, a custom model deployment or a marketplace endpoint was created"},
+	{RuleCostlyResourceCreated, Medium, "provisioned throughput, a customisation or import job, a custom model deployment or a marketplace endpoint was created or registered"},
+	{RuleModelExfiltration, High, "a model copy job took a custom model to another region or account"},
+	{RuleAgentChanged, Medium, "a Bedrock agent, alias, action group, knowledge-base association or collaborator, or a flow or its alias, was created, changed or deleted"},
+	{RuleKnowledgeBaseChanged, Medium, "a knowledge base or one of its data sources or documents was created, changed or deleted"},
+	{RuleDeniedChange, Medium, "a watched control-plane change was refused for lack of access: the attempt is the signal"},
 	{RuleInvocationSpike, High, "a principal or a model made more invocations in a window than its threshold or baseline allows"},
 	{RuleBudgetWarning, Medium, "a model's usage reached 80 % of its budget for the period"},
 	{RuleBudgetExceeded, High, "a model's usage reached 100 % of its budget for the period"},

@@ -13,23 +13,35 @@ import (
 
 // Event is a normalised Bedrock API call.
 type Event struct {
-	ID          string    // eventID, trimmed
-	Name        string    // eventName, e.g. "InvokeModel"
-	Source      string    // eventSource, e.g. "bedrock.amazonaws.com"
-	Time        time.Time // zero when the record has no usable time
-	Account     string    // recipientAccountId, else the principal's account
-	ReadOnly    bool
-	Category    Category
-	Region      string // awsRegion: where the call was made
-	Inference   Inference
-	Principal   Principal
-	Model       Model // zero Kind when the call names no model
-	Caller      Caller
-	Outcome     Outcome
-	Origin      decode.Origin
-	RequestID   string
-	EventType   string // "AwsApiCall", "AwsServiceEvent", …
-	Unsupported bool   // eventSource is not a Bedrock source
+	ID        string    // eventID, trimmed
+	Name      string    // eventName, e.g. "InvokeModel"
+	Source    string    // eventSource, e.g. "bedrock.amazonaws.com"
+	Time      time.Time // zero when the record has no usable time
+	Account   string    // recipientAccountId, else the principal's account
+	ReadOnly  bool
+	Category  Category
+	Region    string // awsRegion: where the call was made
+	Inference Inference
+	Principal Principal
+	Model     Model // zero Kind when the call names no model
+	Caller    Caller
+	Outcome   Outcome
+	Origin    decode.Origin
+	RequestID string
+	EventType string // "AwsApiCall", "AwsServiceEvent", …
+	// IAM holds the request parameters of an iam.amazonaws.com call that
+	// creates a Bedrock API key (see IsAPIKeyIAMCall); zero otherwise.
+	IAM IAMRequest
+	// Unsupported: the event is neither from a Bedrock source nor an IAM
+	// call that creates a Bedrock API key.
+	Unsupported bool
+}
+
+// IAMRequest is what the rules need from an IAM call's requestParameters.
+type IAMRequest struct {
+	UserName    string // userName: the user the key, user or policy is for
+	ServiceName string // serviceName (CreateServiceSpecificCredential)
+	PolicyARN   string // policyArn (AttachUserPolicy)
 }
 
 // Category says which family of rules an event belongs to.
@@ -39,16 +51,19 @@ type Category int
 const (
 	CategoryOther        Category = iota // Bedrock call no rule watches (List*, Get*, …)
 	CategoryInvocation                   // InvokeModel, Converse, … (runtime)
-	CategoryControlPlane                 // configuration changes
+	CategoryControlPlane                 // configuration changes (and the IAM calls creating API keys)
+	CategoryRecon                        // read-only reconnaissance calls (ReconEvents)
 )
 
-// String returns "other", "invocation" or "control-plane".
+// String returns "other", "invocation", "control-plane" or "recon".
 func (c Category) String() string {
 	switch c {
 	case CategoryInvocation:
 		return "invocation"
 	case CategoryControlPlane:
 		return "control-plane"
+	case CategoryRecon:
+		return "recon"
 	}
 	return "other"
 }
@@ -104,9 +119,16 @@ type Principal struct {
 	// InvokedBy is userIdentity.invokedBy: the AWS service that called on
 	// the principal's behalf, e.g. "bedrock.amazonaws.com".
 	InvokedBy string
-	// BearerToken reports that a Bedrock API key authenticated the call
-	// (callWithBearerToken).
+	// BearerToken reports that a Bedrock API key authenticated the call:
+	// callWithBearerToken is true in additionalEventData (bedrock) or in
+	// requestParameters (bedrock-mantle, which records it on every event).
 	BearerToken bool
+	// BearerTokenType is bearerTokenType as recorded next to
+	// callWithBearerToken ("SHORT_TERM", "LONG_TERM"), "" when absent.
+	BearerTokenType string
+	// LongTermKey reports a long-term IAM user access key (AKIA…): the
+	// credential LLM-jacking steals, unlike the ASIA… keys of sessions.
+	LongTermKey bool
 	MFA         bool
 }
 
@@ -182,8 +204,13 @@ type Outcome struct {
 	ErrorMessage string
 	// Denied reports an authorisation refusal: AccessDenied,
 	// AccessDeniedException, UnauthorizedOperation, or a
-	// ResourceNotFoundException whose message says "Access denied".
+	// ResourceNotFoundException whose message says "Access denied". The
+	// call did not happen.
 	Denied bool
+	// AccessDeniedMessage reports an error message saying "access denied",
+	// whatever the code (Bedrock answers legacy or unsubscribed models with
+	// ResourceNotFoundException and such a message).
+	AccessDeniedMessage bool
 }
 
 // Success reports that the call raised no error.

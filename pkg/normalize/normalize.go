@@ -51,7 +51,23 @@ func Normalize(rec *decode.Record, origin decode.Origin) Event {
 	var req, extra fields
 	req.decode(rec.RequestParameters)
 	extra.decode(rec.AdditionalEventData)
+	if ev.Source == SourceIAM {
+		iam := IAMRequest{UserName: present(req.UserName), ServiceName: present(req.ServiceName), PolicyARN: present(req.PolicyARN)}
+		if IsAPIKeyIAMCall(ev.Name, iam) {
+			ev.IAM = iam
+			ev.Category = CategoryControlPlane
+			ev.Unsupported = false
+		}
+	}
+	// The API-key flag sits in additionalEventData for bedrock and in
+	// requestParameters for bedrock-mantle; either place counts, and so
+	// does the token type wherever it is.
 	ev.Principal.BearerToken = req.CallWithBearerToken || extra.CallWithBearerToken
+	ev.Principal.BearerTokenType = present(extra.BearerTokenType)
+	if ev.Principal.BearerTokenType == "" {
+		ev.Principal.BearerTokenType = present(req.BearerTokenType)
+	}
+	ev.Principal.LongTermKey = strings.HasPrefix(ev.Principal.AccessKeyID, "AKIA")
 
 	ev.Model = modelFor(ev.Source, ev.Name, &req)
 	if r := present(extra.InferenceRegion); r != ev.Region {
@@ -85,6 +101,11 @@ type fields struct {
 	// callWithBearerToken: in additionalEventData for bedrock.amazonaws.com,
 	// in requestParameters for bedrock-mantle.amazonaws.com; true or "true".
 	CallWithBearerToken bool
+	BearerTokenType     string // bearerTokenType, beside callWithBearerToken
+	// requestParameters (iam.amazonaws.com)
+	UserName    string // userName
+	ServiceName string // serviceName
+	PolicyARN   string // policyArn
 }
 
 // decode fills f from a JSON object, best effort: a member of an
@@ -129,6 +150,14 @@ func (f *fields) decode(raw json.RawMessage) {
 			f.InferenceRegion = jsonString(val)
 		case "callWithBearerToken":
 			f.CallWithBearerToken = jsonTrue(val)
+		case "bearerTokenType":
+			f.BearerTokenType = jsonString(val)
+		case "userName":
+			f.UserName = jsonString(val)
+		case "serviceName":
+			f.ServiceName = jsonString(val)
+		case "policyArn":
+			f.PolicyARN = jsonString(val)
 		}
 	}
 }
@@ -259,13 +288,17 @@ func isDNSName(s string) bool {
 // outcome interprets errorCode and errorMessage.
 func outcome(code, msg string) Outcome {
 	o := Outcome{ErrorCode: strings.TrimSpace(code), ErrorMessage: msg}
+	if o.ErrorCode == "" {
+		return o
+	}
+	o.AccessDeniedMessage = containsFold(msg, "access denied")
 	switch o.ErrorCode {
 	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Client.UnauthorizedOperation":
 		o.Denied = true
 	case "ResourceNotFoundException":
 		// Bedrock answers legacy or unsubscribed models this way, with
 		// "Access denied. This Model is marked by provider as Legacy…".
-		o.Denied = containsFold(msg, "access denied")
+		o.Denied = o.AccessDeniedMessage
 	}
 	return o
 }

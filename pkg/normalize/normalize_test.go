@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,6 +125,9 @@ func TestOutcome(t *testing.T) {
 		if o.Success() != (tt.code == "") {
 			t.Errorf("outcome(%q).Success() = %v", tt.code, o.Success())
 		}
+		if want := tt.code != "" && strings.Contains(strings.ToLower(tt.msg), "access denied"); o.AccessDeniedMessage != want {
+			t.Errorf("outcome(%q, %q).AccessDeniedMessage = %v", tt.code, tt.msg, o.AccessDeniedMessage)
+		}
 	}
 }
 
@@ -146,8 +150,15 @@ func TestClassify(t *testing.T) {
 		{SourceMantle, "ArchiveProject", CategoryControlPlane},
 		{SourceMantle, "ListModels", CategoryOther},
 		{SourceBedrock, "ApplyGuardrail", CategoryOther},
-		{SourceBedrock, "GetFoundationModelAvailability", CategoryOther},
-		{SourceBedrock, "ListFoundationModels", CategoryOther},
+		{SourceBedrock, "GetFoundationModelAvailability", CategoryRecon},
+		{SourceBedrock, "ListFoundationModels", CategoryRecon},
+		{SourceBedrock, "GetUseCaseForModelAccess", CategoryRecon},
+		{SourceBedrock, "ListGuardrails", CategoryOther},      // read-only, not recon
+		{SourceMantle, "ListFoundationModels", CategoryOther}, // recon is a bedrock call
+		{SourceBedrock, "IngestKnowledgeBaseDocuments", CategoryControlPlane},
+		{SourceBedrock, "ExportAutomatedReasoningPolicyVersion", CategoryControlPlane},
+		{SourceBedrock, "AssociateAgentCollaborator", CategoryControlPlane},
+		{SourceIAM, "CreateServiceSpecificCredential", CategoryOther}, // Normalize decides IAM, with parameters
 		{SourceBedrock, "DeleteModelInvocationLoggingConfiguration", CategoryControlPlane},
 		{SourceBedrock, "PutModelInvocationLoggingConfiguration", CategoryControlPlane},
 		{SourceBedrock, "CreateProvisionedModelThroughput", CategoryControlPlane},
@@ -173,7 +184,8 @@ func TestClassify(t *testing.T) {
 
 func TestCategoryString(t *testing.T) {
 	for c, want := range map[Category]string{
-		CategoryOther: "other", CategoryInvocation: "invocation", CategoryControlPlane: "control-plane", Category(99): "other",
+		CategoryOther: "other", CategoryInvocation: "invocation", CategoryControlPlane: "control-plane", CategoryRecon: "recon",
+		Category(99): "other",
 	} {
 		if got := c.String(); got != want {
 			t.Errorf("Category(%d).String() = %q, want %q", int(c), got, want)
@@ -193,6 +205,84 @@ func TestIsBedrockSource(t *testing.T) {
 	} {
 		if got := IsBedrockSource(src); got != want {
 			t.Errorf("IsBedrockSource(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
+
+func TestReconEventsClassify(t *testing.T) {
+	for _, n := range ReconEvents {
+		if Classify(SourceBedrock, n) != CategoryRecon {
+			t.Errorf("%s is in ReconEvents but classifies as %v", n, Classify(SourceBedrock, n))
+		}
+		if isInvocationName(n) {
+			t.Errorf("%s is both recon and invocation", n)
+		}
+	}
+}
+
+// TestIAMAPIKeyCalls: only the IAM calls tied to Bedrock by their request
+// parameters are supported, as control-plane events; every other IAM call
+// stays unsupported.
+func TestIAMAPIKeyCalls(t *testing.T) {
+	for _, tt := range []struct {
+		name, params string
+		want         bool
+		iam          IAMRequest
+	}{
+		{"CreateServiceSpecificCredential", `{"userName":"ci-bot","serviceName":"bedrock.amazonaws.com","credentialAgeDays":30}`, true,
+			IAMRequest{UserName: "ci-bot", ServiceName: "bedrock.amazonaws.com"}},
+		{"CreateServiceSpecificCredential", `{"userName":"dev","serviceName":"codecommit.amazonaws.com"}`, false, IAMRequest{}},
+		{"CreateUser", `{"userName":"BedrockAPIKey-826f"}`, true, IAMRequest{UserName: "BedrockAPIKey-826f"}},
+		{"CreateUser", `{"userName":"alice"}`, false, IAMRequest{}},
+		{"AttachUserPolicy", `{"userName":"BedrockAPIKey-826f","policyArn":"arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess"}`, true,
+			IAMRequest{UserName: "BedrockAPIKey-826f", PolicyARN: "arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess"}},
+		{"AttachUserPolicy", `{"userName":"alice","policyArn":"arn:aws:iam::aws:policy/ReadOnlyAccess"}`, false, IAMRequest{}},
+		{"CreateAccessKey", `{"userName":"BedrockAPIKey-826f"}`, true, IAMRequest{UserName: "BedrockAPIKey-826f"}},
+		{"AttachRolePolicy", `{"roleName":"x","policyArn":"arn:aws:iam::aws:policy/AmazonBedrockLimitedAccess"}`, false, IAMRequest{}},
+		{"CreateServiceSpecificCredential", `not json`, false, IAMRequest{}},
+	} {
+		ev := Normalize(rec(SourceIAM, tt.name, tt.params, ""), decode.Origin{})
+		if ev.Unsupported == tt.want || ev.IAM != tt.iam {
+			t.Errorf("%s %s: Unsupported=%v IAM=%+v, want supported=%v %+v", tt.name, tt.params, ev.Unsupported, ev.IAM, tt.want, tt.iam)
+		}
+		if tt.want && ev.Category != CategoryControlPlane {
+			t.Errorf("%s: category %v", tt.name, ev.Category)
+		}
+	}
+	// The same names on a Bedrock source are not IAM calls.
+	if ev := Normalize(rec(SourceBedrock, "CreateUser", `{"userName":"BedrockAPIKey-1"}`, ""), decode.Origin{}); ev.IAM != (IAMRequest{}) {
+		t.Errorf("bedrock CreateUser read as IAM: %+v", ev.IAM)
+	}
+}
+
+// TestBearerTokenEveryPlace: the API-key flag and its type are read from
+// additionalEventData (bedrock) and requestParameters (bedrock-mantle), as
+// a JSON boolean or a string.
+func TestBearerTokenEveryPlace(t *testing.T) {
+	for _, tt := range []struct {
+		source, name, params, extra string
+		bearer                      bool
+		typ                         string
+	}{
+		{SourceBedrock, "InvokeModel", `{"modelId":"m"}`, `{"callWithBearerToken":true}`, true, ""},
+		{SourceBedrock, "DeleteGuardrail", `{"guardrailIdentifier":"g"}`, `{"callWithBearerToken":"true","bearerTokenType":"LONG_TERM"}`, true, "LONG_TERM"},
+		{SourceMantle, "CreateInference", `{"model":"m","callWithBearerToken":true,"bearerTokenType":"SHORT_TERM"}`, "", true, "SHORT_TERM"},
+		{SourceMantle, "ListModels", `{"callWithBearerToken":false}`, "", false, ""},
+		{SourceBedrock, "InvokeModel", `{"modelId":"m"}`, `{"callWithBearerToken":false}`, false, ""},
+	} {
+		ev := Normalize(rec(tt.source, tt.name, tt.params, tt.extra), decode.Origin{})
+		if ev.Principal.BearerToken != tt.bearer || ev.Principal.BearerTokenType != tt.typ {
+			t.Errorf("%s %s: bearer=%v type=%q, want %v %q", tt.source, tt.name, ev.Principal.BearerToken, ev.Principal.BearerTokenType, tt.bearer, tt.typ)
+		}
+	}
+}
+
+func TestLongTermKey(t *testing.T) {
+	for key, want := range map[string]bool{"AKIAEXAMPLE": true, "ASIAEXAMPLE": false, "ABSKQmVk": false, "": false, "[REDACTED]": false} {
+		r := rec(SourceBedrock, "ListFoundationModels", "", "")
+		r.UserIdentity.AccessKeyID = key
+		if got := Normalize(r, decode.Origin{}).Principal.LongTermKey; got != want {
+			t.Errorf("LongTermKey(%q) = %v, want %v", key, got, want)
 		}
 	}
 }
@@ -451,11 +541,11 @@ func TestPublicSamples(t *testing.T) {
 			file: "cloudtrail_getfoundationmodelavailability_iamuser_permiso.json",
 			principal: Principal{
 				Type: PrincipalIAMUser, ARN: "arn:aws:iam::1234567890:user/administrator", RawARN: "arn:aws:iam::1234567890:user/administrator",
-				Name: "administrator", Path: "/", Account: "1234567890", AccessKeyID: "AKIAREDACTED", PrincipalID: "AIDAREDACTED",
+				Name: "administrator", Path: "/", Account: "1234567890", AccessKeyID: "AKIAREDACTED", PrincipalID: "AIDAREDACTED", LongTermKey: true,
 			},
 			model:    Model{Kind: ModelFoundation, Raw: sonnet35, Base: sonnet35},
 			region:   "us-west-2",
-			category: CategoryOther,
+			category: CategoryRecon,
 			account:  "1234567890",
 			caller: Caller{IP: netip.MustParseAddr("104.28.219.72"), Raw: "104.28.219.72",
 				UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/122.0.0.0 Safari/537.36",
@@ -466,7 +556,7 @@ func TestPublicSamples(t *testing.T) {
 			file: "cloudtrail_invokemodel_accessdenied_iamuser_permiso.json",
 			principal: Principal{
 				Type: PrincipalIAMUser, ARN: "arn:aws:iam::1234567890:user/administrator", RawARN: "arn:aws:iam::1234567890:user/administrator",
-				Name: "administrator", Path: "/", Account: "1234567890", AccessKeyID: "AKIAZREDACTED", PrincipalID: "AIDAZBREDACTED",
+				Name: "administrator", Path: "/", Account: "1234567890", AccessKeyID: "AKIAZREDACTED", PrincipalID: "AIDAZBREDACTED", LongTermKey: true,
 			},
 			model:    Model{Kind: ModelFoundation, Raw: "anthropic.claude-3-sonnet-20240229-v1:0", Base: "anthropic.claude-3-sonnet-20240229-v1:0"},
 			region:   "eu-west-3",
@@ -482,7 +572,7 @@ func TestPublicSamples(t *testing.T) {
 			file: "cloudtrail_invokemodel_aws_docs_example_readOnly_false.json",
 			principal: Principal{
 				Type: PrincipalIAMUser, ARN: "arn:aws:iam::111122223333:user/userxyz", RawARN: "arn:aws:iam::111122223333:user/userxyz",
-				Name: "userxyz", Path: "/", Account: "111122223333", AccessKeyID: "AKIAIOSFODNN7EXAMPLE", PrincipalID: "AROAICFHPEXAMPLE",
+				Name: "userxyz", Path: "/", Account: "111122223333", AccessKeyID: "AKIAIOSFODNN7EXAMPLE", PrincipalID: "AROAICFHPEXAMPLE", LongTermKey: true,
 			},
 			model:    Model{Kind: ModelFoundation, Raw: "stability.stable-diffusion-xl-v0", Base: "stability.stable-diffusion-xl-v0"},
 			region:   "us-west-2",
@@ -496,7 +586,7 @@ func TestPublicSamples(t *testing.T) {
 			file: "cloudtrail_invokemodel_success_iamuser_sumologic.json",
 			principal: Principal{
 				Type: PrincipalIAMUser, ARN: "arn:aws:iam::956882123456:user/himan", RawARN: "arn:aws:iam::956882123456:user/himan",
-				Name: "himan", Path: "/", Account: "956882123456", AccessKeyID: "AKIA12345EXAMPLE67890", PrincipalID: "AIDAIHL7V6WZEXAMPLEVU",
+				Name: "himan", Path: "/", Account: "956882123456", AccessKeyID: "AKIA12345EXAMPLE67890", PrincipalID: "AIDAIHL7V6WZEXAMPLEVU", LongTermKey: true,
 			},
 			model:    Model{Kind: ModelFoundation, Raw: sonnet35, Base: sonnet35},
 			region:   "us-west-2",

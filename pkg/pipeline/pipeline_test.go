@@ -12,7 +12,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
-func TestSpikeCountingFollowsTheRule(t *testing.T) {
+func TestStatefulAnalyzersFollowTheirRules(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")}
 	env := map[string]string{outputs.EnvTable: "warden", outputs.EnvTopicARN: "arn:aws:sns:us-east-1:111122223333:t", outputs.EnvMetricsMode: "emf"}
 	getenv := func(k string) string { return env[k] }
@@ -23,8 +23,10 @@ func TestSpikeCountingFollowsTheRule(t *testing.T) {
 		table     string
 		analyzers int
 	}{
-		{"rule on, table set", &policy.Policy{}, "warden", 1},
-		{"rule off", &policy.Policy{Rules: map[string]policy.RuleSetting{findings.RuleInvocationSpike: {Enabled: &off}}}, "warden", 0},
+		{"rules on, table set", &policy.Policy{}, "warden", 2},
+		{"spike rule off", &policy.Policy{Rules: map[string]policy.RuleSetting{findings.RuleInvocationSpike: {Enabled: &off}}}, "warden", 1},
+		{"both rules off", &policy.Policy{Rules: map[string]policy.RuleSetting{findings.RuleInvocationSpike: {Enabled: &off},
+			findings.RuleReconThenInvoke: {Enabled: &off}}}, "warden", 0},
 		{"no table", &policy.Policy{}, "", 0},
 	} {
 		env[outputs.EnvTable] = c.table

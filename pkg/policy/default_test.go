@@ -181,3 +181,39 @@ func TestDefaultPriceTable(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultNamesEveryRule: the shipped default policy shows every rule
+// of the catalogue explicitly, with its catalogue severity, so a reader of
+// default.yaml sees what exists; and it maps no remediation action to the
+// reconnaissance and change rules (they alert only).
+func TestDefaultNamesEveryRule(t *testing.T) {
+	l := &loader{name: "default"}
+	root, err := l.parse(DefaultYAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rulesNode map[string]any
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "rules" {
+			if err := root.Content[i+1].Decode(&rulesNode); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, r := range findings.Catalogue {
+		entry, ok := rulesNode[r.ID].(map[string]any)
+		if !ok {
+			t.Errorf("default.yaml does not list rule %s", r.ID)
+			continue
+		}
+		if entry["severity"] != string(r.Severity) {
+			t.Errorf("default.yaml gives %s severity %v, the catalogue %s", r.ID, entry["severity"], r.Severity)
+		}
+	}
+	for _, id := range []string{findings.RuleModelRecon, findings.RuleReconThenInvoke, findings.RuleAPIKeyCreated,
+		findings.RuleModelExfiltration, findings.RuleAgentChanged, findings.RuleKnowledgeBaseChanged, findings.RuleDeniedChange} {
+		if a, ok := Default().Remediation.Actions[id]; ok {
+			t.Errorf("default remediation acts on %s (%s); recon and change rules alert only", id, a)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -110,6 +111,16 @@ func fillRules(p *Policy) {
 		}
 		if s.Severity == "" {
 			s.Severity = string(r.Severity)
+		}
+		switch r.ID {
+		case findings.RuleDeniedInvocation:
+			if s.ErrorCodes == nil {
+				s.ErrorCodes = slices.Clone(DefaultDeniedErrorCodes)
+			}
+		case findings.RuleReconThenInvoke:
+			if s.Window == 0 {
+				s.Window = Duration(DefaultReconWindow)
+			}
 		}
 		p.Rules[r.ID] = s
 	}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bedrock-warden/warden/pkg/findings"
 	"gopkg.in/yaml.v3"
 )
 
@@ -410,38 +409,6 @@ func (l *loader) policy(root *yaml.Node, p *Policy) {
 				"onCall": func(v *yaml.Node, path string) { p.Monitor.OnCall = l.list(v, path, keep(checkPattern)) },
 			})
 		},
-	})
-}
-
-func (l *loader) rules(n *yaml.Node, path string, p *Policy) {
-	l.entries(n, path, func(k, v *yaml.Node, path string) {
-		if msg := checkRuleID(k.Value); msg != "" {
-			l.fail(k, path, "%s", msg)
-			return
-		}
-		var s RuleSetting
-		ok := l.mapping(v, path, map[string]field{
-			"enabled": func(v *yaml.Node, path string) {
-				if b, ok := l.boolean(v, path); ok {
-					s.Enabled = &b
-				}
-			},
-			"severity": func(v *yaml.Node, path string) {
-				if str, ok := l.str(v, path); ok {
-					if !findings.Severity(str).Valid() {
-						l.fail(v, path, "%q is not a severity (want info, low, medium, high or critical)", str)
-						return
-					}
-					s.Severity = str
-				}
-			},
-		})
-		if ok {
-			if p.Rules == nil {
-				p.Rules = map[string]RuleSetting{}
-			}
-			p.Rules[k.Value] = s
-		}
 	})
 }
 

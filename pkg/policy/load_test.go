@@ -196,6 +196,17 @@ func TestLoadInvalidValues(t *testing.T) {
 		{"syntax", doc("models:", "  allow: [a", "regions: x"), `policy.yaml:1: YAML syntax: did not find expected ',' or ']'`},
 		{"syntax indentation", doc("apiKeys: x", " allow: true"), `policy.yaml:2: YAML syntax: mapping values are not allowed in this context`},
 		{"two documents", doc("apiKeys: {allow: true}", "---", "apiKeys: {allow: false}"), `policy.yaml:2: more than one YAML document; a policy is one document`},
+		{"error code typo", doc("rules:", "  denied-invocation:", "    errorCodes: [AccessDenied, ValidationExeption]"), `policy.yaml:3:32: rules.denied-invocation.errorCodes[1]: unknown error code "ValidationExeption" (did you mean "ValidationException"?`},
+		{"error code case", doc("rules:", "  denied-invocation:", "    errorCodes: [accessdenied]"), `policy.yaml:3:18: rules.denied-invocation.errorCodes[0]: unknown error code "accessdenied" (did you mean "AccessDenied"?`},
+		{"error code chars", doc("rules:", "  denied-invocation:", "    errorCodes: [\"Access Denied\"]"), `policy.yaml:3:18: rules.denied-invocation.errorCodes[0]: "Access Denied" is not an error code: letters, digits and dots only`},
+		{"error code twice", doc("rules:", "  denied-invocation:", "    errorCodes: [AccessDenied, AccessDenied]"), `policy.yaml:3:32: rules.denied-invocation.errorCodes[1]: error code "AccessDenied" is listed twice`},
+		{"error codes empty", doc("rules:", "  denied-invocation:", "    errorCodes: []"), `policy.yaml:3:17: rules.denied-invocation.errorCodes: must name at least one error code (to turn the rule off, write enabled: false)`},
+		{"error codes not a list", doc("rules:", "  denied-invocation: {errorCodes: AccessDenied}"), `policy.yaml:2:35: rules.denied-invocation.errorCodes: want a list, got "AccessDenied"`},
+		{"error codes on another rule", doc("rules:", "  denied-change: {errorCodes: [AccessDenied]}"), `policy.yaml:2:31: rules.denied-change.errorCodes: errorCodes applies only to rules.denied-invocation`},
+		{"recon window too short", doc("rules:", "  recon-then-invoke: {window: 30s}"), `policy.yaml:2:31: rules.recon-then-invoke.window: must be between 1m and 7d, got 30s`},
+		{"recon window too long", doc("rules:", "  recon-then-invoke: {window: 8d}"), `policy.yaml:2:31: rules.recon-then-invoke.window: must be between 1m and 7d, got 8d`},
+		{"recon window no unit", doc("rules:", "  recon-then-invoke: {window: 60}"), `policy.yaml:2:31: rules.recon-then-invoke.window: duration "60" has no unit`},
+		{"window on another rule", doc("rules:", "  model-recon: {window: 1h}"), `policy.yaml:2:25: rules.model-recon.window: window applies only to rules.recon-then-invoke`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,6 +228,71 @@ func TestLoadInvalidValues(t *testing.T) {
 	}
 }
 
+func TestRuleOnlyKeys(t *testing.T) {
+	p := mustLoad(t, doc("rules:", "  denied-invocation:", "    errorCodes: [AccessDeniedException, ThrottlingException, InsufficientCapacityError]",
+		"  recon-then-invoke: {window: 15m, severity: high}"))
+	if got := p.Rules[findings.RuleDeniedInvocation].ErrorCodes; !reflect.DeepEqual(got, []string{"AccessDeniedException", "ThrottlingException", "InsufficientCapacityError"}) {
+		t.Errorf("errorCodes = %v", got)
+	}
+	if p.ReconWindow() != 15*time.Minute {
+		t.Errorf("window = %v", p.ReconWindow())
+	}
+	if on, sev := p.Rule(findings.RuleReconThenInvoke); !on || sev != findings.High {
+		t.Errorf("recon-then-invoke = %v %v", on, sev)
+	}
+	for _, c := range []struct {
+		code   string
+		adMsg  bool
+		counts bool
+	}{
+		{"AccessDeniedException", false, true},
+		{"ThrottlingException", false, true},
+		{"AccessDenied", false, false}, // not listed any more
+		{"ValidationException", false, false},
+		{"", false, false},
+	} {
+		if got := p.DeniedErrorCode(c.code, c.adMsg); got != c.counts {
+			t.Errorf("custom DeniedErrorCode(%q, %v) = %v, want %v", c.code, c.adMsg, got, c.counts)
+		}
+	}
+
+	// Defaults: the hand-built zero policy and the loaded empty one agree.
+	for name, p := range map[string]*Policy{"zero": {}, "empty": mustLoad(t, nil)} {
+		if p.ReconWindow() != DefaultReconWindow {
+			t.Errorf("%s: window = %v", name, p.ReconWindow())
+		}
+		for _, c := range []struct {
+			code   string
+			adMsg  bool
+			counts bool
+		}{
+			{"AccessDenied", false, true},
+			{"AccessDeniedException", false, true},
+			{"UnauthorizedOperation", false, true},
+			{"Client.UnauthorizedOperation", false, true},
+			{"ValidationException", false, true},
+			{"ResourceNotFoundException", true, true},
+			{"ResourceNotFoundException", false, false},
+			{"ThrottlingException", false, false},
+			{"", false, false},
+		} {
+			if got := p.DeniedErrorCode(c.code, c.adMsg); got != c.counts {
+				t.Errorf("%s: DeniedErrorCode(%q, %v) = %v, want %v", name, c.code, c.adMsg, got, c.counts)
+			}
+		}
+	}
+	e := mustLoad(t, nil)
+	if got := e.Rules[findings.RuleDeniedInvocation].ErrorCodes; !reflect.DeepEqual(got, DefaultDeniedErrorCodes) {
+		t.Errorf("effective errorCodes = %v", got)
+	}
+	if got := e.Rules[findings.RuleReconThenInvoke].Window; got.D() != DefaultReconWindow {
+		t.Errorf("effective window = %v", got)
+	}
+	if e.Rules[findings.RuleModelRecon].Window != 0 || e.Rules[findings.RuleModelRecon].ErrorCodes != nil {
+		t.Errorf("model-recon got rule-only keys: %+v", e.Rules[findings.RuleModelRecon])
+	}
+}
+
 func TestUnknownKeys(t *testing.T) {
 	tests := []struct {
 		doc  []byte
@@ -228,6 +304,8 @@ func TestUnknownKeys(t *testing.T) {
 		{doc("spikes:", "  perPrincipal:", "    baselineFactr: 3"), `policy.yaml:3: unknown key "baselineFactr" in spikes.perPrincipal (did you mean "baselineFactor"?)`},
 		{doc("budgets:", "  - {model: x, period: day, maxUsd: 3}"), `policy.yaml:2: unknown key "maxUsd" in budgets[0] (did you mean "maxUSD"?)`},
 		{doc("remediation:", "  somethingElse: 1"), `policy.yaml:2: unknown key "somethingElse" in remediation`},
+		{doc("rules:", "  denied-invocation:", "    errorCode: [AccessDenied]"), `policy.yaml:3: unknown key "errorCode" in rules.denied-invocation (did you mean "errorCodes"?)`},
+		{doc("rules:", "  recon-then-invoke:", "    windw: 2h"), `policy.yaml:3: unknown key "windw" in rules.recon-then-invoke (did you mean "window"?)`},
 	}
 	for _, tt := range tests {
 		_, err := Load("policy.yaml", tt.doc)

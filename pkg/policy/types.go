@@ -68,6 +68,14 @@ type APIKeyRules struct {
 type RuleSetting struct {
 	Enabled  *bool  `yaml:"enabled" json:"enabled,omitempty"`   // default true
 	Severity string `yaml:"severity" json:"severity,omitempty"` // default: the catalogue's
+	// ErrorCodes (denied-invocation only) are the errorCode values that make
+	// an invocation a refused or probing call; default
+	// DefaultDeniedErrorCodes. See Policy.DeniedErrorCode.
+	ErrorCodes []string `yaml:"errorCodes,omitempty" json:"errorCodes,omitempty"`
+	// Window (recon-then-invoke only) is how long after a reconnaissance
+	// call an invocation by the same key completes the sequence; default
+	// DefaultReconWindow.
+	Window Duration `yaml:"window,omitempty" json:"window,omitempty"`
 }
 
 // AlertSettings is the alerts: section.

@@ -30,9 +30,10 @@ var noPrincipalRules = map[string]bool{
 	findings.RuleRemediationBreakerOpen: true,
 }
 
-// credentialRules are rules about a credential being used to invoke a model;
-// only they may carry disable-credentials, which targets the access key or
-// API key that made the call. Control-plane changes are answered on the
+// credentialRules are rules about a credential being used to invoke a model
+// (or to scout for one to invoke: model-recon, recon-then-invoke); only they
+// may carry disable-credentials, which targets the access key or API key
+// that made the call. Control-plane changes are answered on the
 // principal instead.
 var credentialRules = map[string]bool{
 	findings.RuleUnauthorizedModel:     true,
@@ -41,6 +42,8 @@ var credentialRules = map[string]bool{
 	findings.RuleUnauthorizedPrincipal: true,
 	findings.RuleAPIKeyUsed:            true,
 	findings.RuleDeniedInvocation:      true,
+	findings.RuleModelRecon:            true,
+	findings.RuleReconThenInvoke:       true,
 	findings.RuleInvocationSpike:       true,
 }
 

@@ -11,59 +11,6 @@ import (
 	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
-// Control-plane event names each control-plane rule covers. The README's
-// rule reference is generated from these lists (see TestRuleReference).
-var (
-	LoggingEvents = []string{
-		"DeleteModelInvocationLoggingConfiguration",
-		"PutModelInvocationLoggingConfiguration",
-	}
-	GuardrailEvents = []string{
-		"DeleteGuardrail",
-		"UpdateGuardrail",
-	}
-	ModelAccessEvents = []string{
-		"PutFoundationModelEntitlement",
-		"CreateFoundationModelAgreement",
-		"DeleteFoundationModelAgreement",
-		"PutUseCaseForModelAccess",
-		"PutResourcePolicy",
-		"DeleteResourcePolicy",
-	}
-	CostlyEvents = []string{
-		"CreateProvisionedModelThroughput",
-		"UpdateProvisionedModelThroughput",
-		"CreateModelCustomizationJob",
-		"CreateModelImportJob",
-		"CreateCustomModel",
-		"CreateCustomModelDeployment",
-		"CreateMarketplaceModelEndpoint",
-		"CreateModelInvocationJob",
-	}
-)
-
-// controlPlane maps an event name to the rule that watches it.
-var controlPlane = func() map[string]string {
-	m := map[string]string{}
-	for rule, names := range map[string][]string{
-		findings.RuleInvocationLoggingDisabled: LoggingEvents,
-		findings.RuleGuardrailChanged:          GuardrailEvents,
-		findings.RuleModelAccessChanged:        ModelAccessEvents,
-		findings.RuleCostlyResourceCreated:     CostlyEvents,
-	} {
-		for _, n := range names {
-			m[n] = rule
-		}
-	}
-	return m
-}()
-
-// ControlPlaneRule returns the rule watching eventName, if any.
-func ControlPlaneRule(eventName string) (string, bool) {
-	r, ok := controlPlane[eventName]
-	return r, ok
-}
-
 // Engine evaluates events against one policy. It is safe for concurrent use.
 type Engine struct {
 	p *policy.Policy
@@ -76,37 +23,45 @@ func New(p *policy.Policy) *Engine { return &Engine{p: p} }
 func (e *Engine) Policy() *policy.Policy { return e.p }
 
 // Evaluate appends the findings for ev to out and returns it. Events from
-// sources other than Bedrock produce nothing.
+// sources other than Bedrock (and the IAM calls creating Bedrock API keys)
+// produce nothing. recon-then-invoke, which needs more than one event, is
+// not judged here: see Sequences.
 func (e *Engine) Evaluate(ev *normalize.Event, out []findings.Finding) []findings.Finding {
 	if ev.Unsupported {
 		return out
 	}
-	switch {
-	case isInvocation(ev):
+	switch ev.Category {
+	case normalize.CategoryInvocation:
 		return e.invocation(ev, out)
-	default:
-		if rule, ok := controlPlane[ev.Name]; ok && ev.Outcome.Success() {
-			// A change is its own incident: deleting logging after
-			// changing it is a second alert, not a suppressed repeat.
-			inc := incident{what: ev.Name + " " + ev.Model.ID(), where: ev.Region}
-			out = e.add(out, rule, ev, inc, controlTitle(rule, ev), "")
+	case normalize.CategoryRecon:
+		return e.recon(ev, out)
+	case normalize.CategoryControlPlane:
+		if ev.Source == normalize.SourceIAM {
+			return e.apiKeyCreated(ev, out)
 		}
+		return e.control(ev, out)
 	}
 	return out
 }
 
-func isInvocation(ev *normalize.Event) bool {
-	return ev.Category == normalize.CategoryInvocation
-}
-
 func (e *Engine) invocation(ev *normalize.Event, out []findings.Finding) []findings.Finding {
 	p := e.p
+	if o := &ev.Outcome; p.DeniedErrorCode(o.ErrorCode, o.AccessDeniedMessage) {
+		// The refusal, or the probe, is the signal.
+		verb := " was refused "
+		if !o.Denied {
+			// Not an authorisation refusal (a ValidationException): the
+			// request reached the model's checks, so access exists.
+			verb = " probed "
+		}
+		out = e.add(out, findings.RuleDeniedInvocation, ev, modelIn(ev, ev.Region),
+			who(ev)+verb+ev.Name+modelPhrase(ev)+" in "+orUnknown(ev.Region)+" ("+o.ErrorCode+")",
+			"errorCode "+o.ErrorCode+" is in rules.denied-invocation.errorCodes: "+o.ErrorMessage)
+	}
 	if ev.Outcome.Denied {
-		// The call did not happen: allow-list rules have nothing to judge,
-		// but the refusal itself is the signal.
-		return e.add(out, findings.RuleDeniedInvocation, ev, modelIn(ev, ev.Region),
-			who(ev)+" was refused "+ev.Name+modelPhrase(ev)+" in "+orUnknown(ev.Region)+" ("+ev.Outcome.ErrorCode+")",
-			"errorCode "+ev.Outcome.ErrorCode+": "+ev.Outcome.ErrorMessage)
+		// The call did not happen: the allow-list rules have nothing to
+		// judge.
+		return out
 	}
 	if p.PrincipalExempt(ev.Principal.ARN) {
 		return out
@@ -267,8 +222,12 @@ func controlTitle(rule string, ev *normalize.Event) string {
 		what = "called " + ev.Name + " on a guardrail"
 	case findings.RuleModelAccessChanged:
 		what = "changed model access (" + ev.Name + ")" + modelPhrase(ev)
-	case findings.RuleCostlyResourceCreated:
+	case findings.RuleCostlyResourceCreated, findings.RuleModelExfiltration:
 		what = "called " + ev.Name + modelPhrase(ev)
+	case findings.RuleAgentChanged:
+		what = "changed a Bedrock agent or flow (" + ev.Name + ")"
+	case findings.RuleKnowledgeBaseChanged:
+		what = "changed a knowledge base (" + ev.Name + ")"
 	default:
 		what = "called " + ev.Name
 	}

@@ -110,9 +110,24 @@ func TestInvocationRules(t *testing.T) {
 			e.Outcome = normalize.Outcome{ErrorCode: "AccessDenied", ErrorMessage: "You don't have access", Denied: true}
 			e.Model = normalize.Model{Raw: "anthropic.claude-3-opus-20240229-v1:0", Base: "anthropic.claude-3-opus-20240229-v1:0"}
 		}, []string{findings.RuleDeniedInvocation}},
-		{"validation error still judged", func(e *normalize.Event) {
+		{"validation probe is denied-invocation", func(e *normalize.Event) {
+			e.Outcome = normalize.Outcome{ErrorCode: "ValidationException", ErrorMessage: "max_tokens_to_sample: range: 1..1,000,000"}
+		}, []string{findings.RuleDeniedInvocation}},
+		{"validation probe of a denied model from a bad address is three findings", func(e *normalize.Event) {
 			e.Outcome = normalize.Outcome{ErrorCode: "ValidationException"}
+			e.Model = normalize.Model{Raw: "anthropic.claude-3-opus-20240229-v1:0", Base: "anthropic.claude-3-opus-20240229-v1:0"}
+			e.Caller.IP = netip.MustParseAddr("83.7.139.184")
+			e.Caller.Raw = "83.7.139.184"
+		}, []string{findings.RuleDeniedInvocation, findings.RuleUnauthorizedModel, findings.RuleUnauthorizedSourceIP}},
+		{"throttled call is not a probe", func(e *normalize.Event) {
+			e.Outcome = normalize.Outcome{ErrorCode: "ThrottlingException"}
 		}, nil},
+		{"plain missing model is not a probe", func(e *normalize.Event) {
+			e.Outcome = normalize.Outcome{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Model not found"}
+		}, nil},
+		{"legacy model refusal", func(e *normalize.Event) {
+			e.Outcome = normalize.Outcome{ErrorCode: "ResourceNotFoundException", ErrorMessage: "Access denied. This Model is marked by provider as Legacy", Denied: true, AccessDeniedMessage: true}
+		}, []string{findings.RuleDeniedInvocation}},
 		{"no model in partial record", func(e *normalize.Event) { e.Model = normalize.Model{} }, nil},
 		{"everything at once", func(e *normalize.Event) {
 			e.Region = "eu-west-3"
@@ -184,8 +199,18 @@ func TestControlPlaneRules(t *testing.T) {
 		if strings.Join(got, ",") != strings.Join(want, ",") {
 			t.Errorf("%s: rules = %v, want %v", c.name, got, want)
 		}
-		// A failed change changed nothing.
+		// A refused watched change is denied-change: the attempt is the
+		// signal. A change that failed otherwise changed nothing.
 		ev.Outcome = normalize.Outcome{ErrorCode: "AccessDeniedException", Denied: true}
+		got = rulesOf(eng.Evaluate(&ev, nil))
+		want = []string{}
+		if c.want != "" {
+			want = []string{findings.RuleDeniedChange}
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s refused: rules = %v, want %v", c.name, got, want)
+		}
+		ev.Outcome = normalize.Outcome{ErrorCode: "ValidationException"}
 		if fs := eng.Evaluate(&ev, nil); len(fs) != 0 {
 			t.Errorf("%s failed: rules = %v, want none", c.name, rulesOf(fs))
 		}
