@@ -13,12 +13,12 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"unicode/utf8"
 
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/rules"
+	"github.com/bedrock-warden/warden/pkg/safetext"
 )
 
 func init() {
@@ -232,14 +232,14 @@ func printTable(w io.Writer, fs []findings.Finding, colour bool) {
 		}
 		region := dash(f.Region)
 		if f.InferenceRegion != "" && f.InferenceRegion != f.Region {
-			region += "→" + printable(f.InferenceRegion)
+			region += "→" + safetext.Line(f.InferenceRegion)
 		}
 		model := f.BaseModel
 		if model == "" {
 			model = f.Model
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			sevLabel(f.Severity, colour), f.Rule, when, printable(rules.ShortPrincipal(f.Principal)), dash(model),
+			sevLabel(f.Severity, colour), safetext.Line(f.Rule), when, dash(rules.ShortPrincipal(f.Principal)), dash(model),
 			region, dash(f.SourceIP), dash(f.EventName))
 	}
 	tw.Flush()
@@ -266,34 +266,12 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// dash returns s made printable, or "-" when it is empty.
+// dash returns s neutralised for a terminal (safetext.Line: no escape
+// sequence, control, bidi override or line break from a crafted record
+// reaches the operator), or "-" when it is empty.
 func dash(s string) string {
-	if s == "" {
+	if s = safetext.Line(s); s == "" {
 		return "-"
 	}
-	return printable(s)
-}
-
-// printable replaces control characters (an escape sequence in a crafted
-// model id or principal must not reach the operator's terminal), tabs
-// (they would break the table's columns) and invalid UTF-8 with '?'.
-func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) || r == utf8.RuneError {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return s
 }

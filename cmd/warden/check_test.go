@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/safetext"
 )
 
 // runCLI runs the CLI in-process from the repository root.
@@ -314,9 +315,13 @@ func TestPolicyCommands(t *testing.T) {
 func TestTableEscapesControlCharacters(t *testing.T) {
 	var b bytes.Buffer
 	printTable(&b, []findings.Finding{{Rule: "unauthorized-model", Severity: findings.High,
-		Principal: "arn:aws:iam::1:user/x\x1b]0;pwned\x07", Model: "m\x1b[2J\tx", EventName: "InvokeModel"}}, false)
-	if strings.ContainsAny(b.String(), "\x1b\x07") || strings.Count(b.String(), "\n") != 2 {
+		Principal: "arn:aws:iam::1:user/x\x1b]0;pwned\x07", Model: "m\x1b[2J\tx\u202eevil\u2028line", EventName: "InvokeModel\n<!here>",
+		SourceIP: "@channel"}}, false)
+	if strings.ContainsAny(b.String(), "\x1b\x07\u202e\u2028") || strings.Count(b.String(), "\n") != 2 {
 		t.Fatalf("control characters reached the table: %q", b.String())
+	}
+	if safetext.Markup(b.String()) {
+		t.Fatalf("a mention reached the table: %q", b.String())
 	}
 }
 

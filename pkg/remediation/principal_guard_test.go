@@ -27,6 +27,12 @@ func TestGuardRefusesOtherAccounts(t *testing.T) {
 	if _, refused, _ := g.Screen(f); refused == "" {
 		t.Fatal("role under the stack's path not refused")
 	}
+	// Every Bedrock Warden stack's roles, as the remediator role's IAM
+	// deny (role/bedrock-warden/*) says: another stack, another region.
+	p, _ := ParsePrincipal("arn:aws:iam::111122223333:role/bedrock-warden/prod-eu/prod-eu-RemediatorRole-1AB")
+	if refused, _ := g.ScreenState(State{Principal: p}); !strings.Contains(refused, "Bedrock Warden stack") {
+		t.Fatalf("another stack's role not refused: %q", refused)
+	}
 }
 
 func TestProtectedTagAnyValue(t *testing.T) {
