@@ -45,7 +45,12 @@ func newTrustRig(t *testing.T) *trustRig {
 // alerts package and sealed (at sealedAt) with key; edit may tamper with it.
 func delivery(t *testing.T, f findings.Finding, key seal.Generator, sealedAt time.Time, edit func(*events.SNSEntity)) events.SNSEvent {
 	t.Helper()
-	m, err := alerts.Build(f, alerts.Options{Format: alerts.FormatText, Remediable: true})
+	return deliveryIn(t, alerts.FormatText, f, key, sealedAt, edit)
+}
+
+func deliveryIn(t *testing.T, format alerts.Format, f findings.Finding, key seal.Generator, sealedAt time.Time, edit func(*events.SNSEntity)) events.SNSEvent {
+	t.Helper()
+	m, err := alerts.Build(f, alerts.Options{Format: format, Remediable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +137,16 @@ func TestAdmissionRefusesEverythingTheStackDidNotSeal(t *testing.T) {
 }
 
 func TestAdmissionActsOnAGenuineSealedFinding(t *testing.T) {
+	for _, format := range []alerts.Format{alerts.FormatText, alerts.FormatChat} {
+		t.Run(string(format), func(t *testing.T) { testGenuine(t, format) })
+	}
+}
+
+func testGenuine(t *testing.T, format alerts.Format) {
 	rig := newTrustRig(t)
 	f := modelFinding(roleARN)
-	if err := rig.r.HandleSNS(context.Background(), delivery(t, f, rig.findingKey, t0.Add(-time.Minute), nil)); err != nil {
+	f.UserAgent = "ua <with> & \"quotes\" é" // escapes survive the chat body's JSON string
+	if err := rig.r.HandleSNS(context.Background(), deliveryIn(t, format, f, rig.findingKey, t0.Add(-time.Minute), nil)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rig.store.records) != 1 {
