@@ -66,10 +66,30 @@ type valuePattern struct {
 	raw    string
 	g      glob.Pattern
 	hasVar bool
+	// needle is the pattern's longest run without a wildcard: a value that
+	// does not contain it cannot match, which strings.Contains tells
+	// faster than the matcher.
+	needle string
 }
 
 func newValuePattern(s string, vars bool) valuePattern {
-	return valuePattern{raw: s, g: glob.Compile(s), hasVar: vars && strings.Contains(s, "${")}
+	vp := valuePattern{raw: s, g: glob.Compile(s), hasVar: vars && strings.Contains(s, "${")}
+	if !vp.hasVar {
+		for _, run := range strings.FieldsFunc(s, func(r rune) bool { return r == '*' || r == '?' }) {
+			if len(run) > len(vp.needle) {
+				vp.needle = run
+			}
+		}
+	}
+	return vp
+}
+
+// match reports whether s matches the (variable-free) pattern.
+func (vp *valuePattern) match(s string) bool {
+	if len(vp.needle) > 3 && !strings.Contains(s, vp.needle) {
+		return false
+	}
+	return vp.g.Match(s)
 }
 
 func compileStatement(st iampolicy.Statement, vars bool) (*statement, error) {
@@ -187,6 +207,8 @@ func conditionValues(raw json.RawMessage) ([]string, error) {
 // condition is a compiled Condition.
 type condition struct {
 	src    Condition
+	key    string // src.Key lower-cased
+	anyVar bool   // some value holds a policy variable
 	op     operator
 	values []valuePattern
 }
@@ -196,7 +218,7 @@ func compileCondition(c Condition, vars bool) (*condition, error) {
 	if err != nil {
 		return nil, err
 	}
-	cc := &condition{src: c, op: op}
+	cc := &condition{src: c, key: strings.ToLower(c.Key), op: op}
 	for _, v := range c.Values {
 		vp := newValuePattern(v, vars && op.takesVariables())
 		if !vp.hasVar {
@@ -205,6 +227,7 @@ func compileCondition(c Condition, vars bool) (*condition, error) {
 			}
 		}
 		cc.values = append(cc.values, vp)
+		cc.anyVar = cc.anyVar || vp.hasVar
 	}
 	return cc, nil
 }

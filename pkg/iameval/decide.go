@@ -127,9 +127,10 @@ func (s *statement) coversResource(req *Request) Tri {
 // matchValues reports whether any pattern matches the request's resource.
 func matchValues(ps []valuePattern, req *Request) Tri {
 	out := False
-	for _, p := range ps {
+	for i := range ps {
+		p := &ps[i]
 		if !p.hasVar {
-			if p.g.Match(req.Resource) {
+			if p.match(req.Resource) {
 				return True
 			}
 			continue
@@ -182,7 +183,7 @@ func expand(s string, req *Request) (string, Tri) {
 				def, hasDef = d[1:len(d)-1], true
 			}
 		}
-		if v, ok := req.Context.Get(key); ok {
+		if v, ok := req.get(strings.ToLower(key)); ok {
 			b.WriteString(v[0])
 			continue
 		}

@@ -43,6 +43,10 @@ type Request struct {
 	Action   string // e.g. "bedrock:InvokeModel"
 	Resource string // the ARN the action is authorised on ("*" for actions without resource types)
 	Context  Context
+	// Defaults holds keys the request carries unless Context sets them:
+	// what every request of one principal shares, kept once instead of
+	// copied into each Context.
+	Defaults Context
 	// Undecided reports whether a condition key missing from Context may
 	// have a value in the real request, unknown to the caller: a test on
 	// it is then neither true nor false (Decide answers Unknown). Nil: a
@@ -56,10 +60,23 @@ func (r *Request) undecided(key string) bool {
 	if r.Undecided == nil {
 		return false
 	}
-	if _, ok := r.Context.Get(key); ok {
+	lk := strings.ToLower(key)
+	if _, ok := r.get(lk); ok {
 		return false
 	}
-	return r.Undecided(strings.ToLower(key))
+	return r.Undecided(lk)
+}
+
+// get returns the values of the lower-cased key lk, from Context, else
+// from Defaults.
+func (r *Request) get(lk string) ([]string, bool) {
+	if v := r.Context[lk]; len(v) > 0 {
+		return v, true
+	}
+	if v := r.Defaults[lk]; len(v) > 0 {
+		return v, true
+	}
+	return nil, false
 }
 
 // Context holds the request's condition keys. Keys compare without case, as

@@ -136,8 +136,8 @@ func (c Condition) Eval(ctx Context) (bool, error) {
 // variable naming such a key. Undecided tests are added to notes.
 func (c *condition) decide(req *Request, notes *[]string) Tri {
 	o := c.op
-	values, present := req.Context.Get(c.src.Key)
-	if !present && req.undecided(c.src.Key) {
+	values, present := req.get(c.key)
+	if !present && req.Undecided != nil && req.Undecided(c.key) {
 		note(notes, c.src.String())
 		return Unknown
 	}
@@ -169,28 +169,35 @@ func (c *condition) decide(req *Request, notes *[]string) Tri {
 		g   glob.Pattern
 		ok  Tri
 	}
-	pvals := make([]policyValue, len(c.values))
+	var pvals []policyValue // nil: the values as compiled
 	unknownVar := false
-	for i, v := range c.values {
-		pvals[i] = policyValue{raw: v.raw, g: v.g, ok: True}
-		if !v.hasVar {
-			continue
-		}
-		s, t := expand(v.raw, req)
-		pvals[i] = policyValue{raw: s, g: glob.Compile(s), ok: t}
-		if t == Unknown {
-			unknownVar = true
+	if c.anyVar {
+		pvals = make([]policyValue, len(c.values))
+		for i, v := range c.values {
+			pvals[i] = policyValue{raw: v.raw, g: v.g, ok: True}
+			if !v.hasVar {
+				continue
+			}
+			s, t := expand(v.raw, req)
+			pvals[i] = policyValue{raw: s, g: glob.Compile(s), ok: t}
+			if t == Unknown {
+				unknownVar = true
+			}
 		}
 	}
 	// passes reports whether one request value satisfies the operator.
 	passes := func(v string) Tri {
 		matched := False
-		for _, pv := range pvals {
+		for i := range c.values {
+			raw, g, ok := c.values[i].raw, c.values[i].g, True
+			if pvals != nil {
+				raw, g, ok = pvals[i].raw, pvals[i].g, pvals[i].ok
+			}
 			switch {
-			case pv.ok == False:
-			case pv.ok == Unknown:
+			case ok == False:
+			case ok == Unknown:
 				matched = Or(matched, Unknown)
-			case o.match(v, pv.raw, pv.g):
+			case o.match(v, raw, g):
 				matched = True
 			}
 			if matched == True {
