@@ -176,9 +176,11 @@ func TestExportedBoundaryRestricts(t *testing.T) {
 	r.Boundary = &Document{Name: "warden-boundary", ARN: "arn:aws:iam::" + acct + ":policy/warden-boundary", Source: SourceManaged, Policy: bd}
 	rep := run(t, p, nil, r)
 	pr := find(t, rep, "role/app-bounded")
-	for _, dim := range []string{DimModels, DimRegions} {
+	// No model of a denied or unlisted family can be invoked; invocation
+	// in the allowed regions remains.
+	for dim, want := range map[string]Verdict{DimModels: Denied, DimRegions: Restricted} {
 		v := verdict(t, pr, dim)
-		if v.Verdict != Restricted {
+		if v.Verdict != want {
 			t.Fatalf("%s: %+v", dim, v)
 		}
 		if !strings.Contains(v.Reason, "permissions boundary") {
@@ -286,7 +288,7 @@ func TestDenyAndNotResource(t *testing.T) {
 	rep := run(t, policy.Default(), nil, role("app-guarded", guarded))
 	pr := find(t, rep, "role/app-guarded")
 	v := verdict(t, pr, DimModels)
-	if v.Verdict != Restricted || len(v.Blocks) == 0 || v.Blocks[0].Sid != "OnlyNova" {
+	if v.Verdict != Denied || len(v.Blocks) == 0 || v.Blocks[0].Sid != "OnlyNova" {
 		t.Fatalf("models: %+v", v)
 	}
 	// Profiles route us. calls to us-west-1 (not in the deny's list), which

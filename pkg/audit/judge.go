@@ -374,6 +374,8 @@ func (j *judgement) judge() []VerdictReport {
 
 // modelsVerdict judges each family (models.deny pattern, unlisted) and
 // gives the worst as the dimension's verdict, with that family's example.
+// A family has no compliant call — every call to an opus model breaks
+// "*opus*" — so a family is allowed, unknown or denied, never restricted.
 func (j *judgement) modelsVerdict(d Dimension, calls []*call) VerdictReport {
 	var fams []string
 	fams = append(fams, j.plan.policy.Models.Deny...)
@@ -386,7 +388,7 @@ func (j *judgement) modelsVerdict(d Dimension, calls []*call) VerdictReport {
 		v := j.verdict(d, calls, func(c *call) bool {
 			_, flagged := c.violates[d.Rule]
 			return flagged && c.family == f
-		}, true)
+		}, false)
 		fv := FamilyVerdict{Family: f, Verdict: v.Verdict}
 		if v.Verdict == Allowed || v.Verdict == Unknown {
 			fv.Model = v.Example.Model
