@@ -122,4 +122,5 @@ var iamPrefix = map[string]string{
 	"Lambda":         "lambda",
 	"EventBridge":    "events",
 	"Bedrock":        "bedrock",
+	"Organizations":  "organizations",
 }
