@@ -436,13 +436,15 @@ func (j *judgement) verdict(d Dimension, calls []*call, forbidden func(*call) bo
 			}
 			continue
 		}
+		// The example shown is the call that breaks the fewest other
+		// rules: a region finding is shown with an allowed model.
 		switch c.dec {
 		case iameval.True:
-			if firstAllowed == nil {
+			if firstAllowed == nil || len(c.violates) < len(firstAllowed.violates) {
 				firstAllowed = c
 			}
 		case iameval.Unknown:
-			if firstUnknown == nil {
+			if firstUnknown == nil || len(c.violates) < len(firstUnknown.violates) {
 				firstUnknown = c
 			}
 		default:
@@ -651,13 +653,15 @@ func (j *judgement) callPhrase(c *call) string {
 	if c.ev.Inference.Region != "" {
 		s += " (inference in " + c.ev.Inference.Region + ")"
 	}
-	if c.ev.Caller.Service != "" {
+	switch {
+	case c.ev.Caller.Service != "":
 		s += " through " + c.ev.Caller.Service
-	} else {
+	case c.ev.Caller.VPCEndpointID != "":
+		s += " from " + c.ev.Caller.IP.String() + " via " + c.ev.Caller.VPCEndpointID
+	case j.plan.networkJudged || len(j.sources) > 1:
+		// The source matters only where the policy or the documents look
+		// at it.
 		s += " from " + c.ev.Caller.IP.String()
-		if c.ev.Caller.VPCEndpointID != "" {
-			s += " via " + c.ev.Caller.VPCEndpointID
-		}
 	}
 	return s
 }
