@@ -12,10 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/organizations"
-
 	"github.com/bedrock-warden/warden/pkg/audit"
 	"github.com/bedrock-warden/warden/pkg/audit/iamsrc"
 	"github.com/bedrock-warden/warden/pkg/audit/orgsrc"
@@ -100,12 +96,9 @@ func runAudit(ctx context.Context, args []string, sio *IO) int {
 	if err != nil {
 		return fail("%v", err)
 	}
-	// IAM throttles bursts of reads: give each call more attempts than the
-	// SDK's default three.
-	patient := func(o *iam.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 10) }
-	a := &audit.Auditor{Policy: p, PolicyName: name, Directory: iamsrc.NewFromConfig(cfg, patient), Workers: *workers}
+	a := &audit.Auditor{Policy: p, PolicyName: name, Directory: iamsrc.NewFromConfig(cfg), Workers: *workers}
 	if !*noSCPs {
-		a.SCPs = orgsrc.NewFromConfig(cfg, func(o *organizations.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, 5) })
+		a.SCPs = orgsrc.NewFromConfig(cfg)
 	}
 	if *principal != "" {
 		pat := glob.Compile(*principal)

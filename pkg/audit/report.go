@@ -43,6 +43,8 @@ type Report struct {
 	Summary Summary `json:"summary" desc:"counts"`
 	// Stats measures the run; it is not part of the JSON report.
 	Stats RunStats `json:"-"`
+	// Unread lists the ARNs of the principals behind Errors.
+	Unread []string `json:"-"`
 }
 
 // SCPStatus is the report's SCP section.

@@ -164,6 +164,7 @@ feed:
 			rep.Notes = append(rep.Notes, selected[i].ARN+" was deleted during the audit")
 		case o.err != nil:
 			rep.Errors = append(rep.Errors, fmt.Sprintf("%s: %v", selected[i].ARN, o.err))
+			rep.Unread = append(rep.Unread, selected[i].ARN)
 		}
 	}
 	sortByRisk(rep.Principals)

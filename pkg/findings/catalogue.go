@@ -19,6 +19,7 @@ const (
 	RulePipelineSilent            = "pipeline-silent"
 	RuleMonitorTampered           = "monitor-tampered"
 	RuleRemediationBreakerOpen    = "remediation-breaker-open"
+	RuleOverPermissioned          = "over-permissioned"
 )
 
 // RuleInfo describes a rule: its id, the severity it has unless the policy
@@ -47,6 +48,7 @@ var Catalogue = []RuleInfo{
 	{RulePipelineSilent, High, "no Bedrock event reached the detector for longer than the heartbeat allows"},
 	{RuleMonitorTampered, Critical, "a part of the Bedrock Warden stack itself was changed or disabled"},
 	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},
+	{RuleOverPermissioned, High, "the weekly audit found a principal newly able to do what the policy forbids (a dimension changed to allowed since the last run)"},
 }
 
 // Lookup returns the catalogue entry for id.

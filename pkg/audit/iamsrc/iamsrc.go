@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
@@ -77,9 +78,15 @@ func New(api API) *Reader {
 	return &Reader{api: api, managed: map[string]*entry[audit.Document]{}, groups: map[string]*entry[[]audit.Document]{}}
 }
 
-// NewFromConfig returns a Reader over the SDK client built from cfg.
+// maxAttempts is how often a throttled or failed IAM read is tried: IAM
+// throttles bursts of reads, and a whole account's audit is one burst.
+const maxAttempts = 10
+
+// NewFromConfig returns a Reader over the SDK client built from cfg, with
+// retries raised to maxAttempts.
 func NewFromConfig(cfg aws.Config, opts ...func(*iam.Options)) *Reader {
-	return New(iam.NewFromConfig(cfg, opts...))
+	patient := func(o *iam.Options) { o.Retryer = retry.AddWithMaxAttempts(o.Retryer, maxAttempts) }
+	return New(iam.NewFromConfig(cfg, append([]func(*iam.Options){patient}, opts...)...))
 }
 
 // Principals lists every role and user.
