@@ -130,7 +130,7 @@ func (j *judgement) controlCall(d Dimension, name, region string, resources []st
 		Region: region, Account: j.account(), Principal: j.eventPrincipal(),
 	}}
 	j.setSource(&c.ev, src)
-	c.violates = j.classify(&c.ev, strings.Join([]string{name, region, sourceKey(src)}, "|"))
+	c.violates = j.classify(&c.ev, classKey{op: name, region: region, source: sourceKey(src)})
 	ctx := j.callContext(region, src)
 	for _, res := range resources {
 		r := j.withPrincipal(iameval.Request{Action: "bedrock:" + name, Resource: res, Context: ctx}, src)

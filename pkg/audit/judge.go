@@ -35,6 +35,11 @@ type judgement struct {
 	// controlRegions are the region classes of control-plane calls.
 	controlRegions []string
 	concretes      map[string][]string
+	// reach caches Set.Reachable; pruned holds the cells it ruled out.
+	reach  map[string]bool
+	pruned []cell
+	// allowed: the principal is in principals.allow.
+	allowed bool
 }
 
 // call is one candidate call and what the audit found about it.
@@ -99,6 +104,8 @@ func (pl *plan) newJudgement(pr Principal) (*judgement, error) {
 	j.undecidedFns = map[[2]bool]func(string) bool{}
 	j.contexts = map[string]iameval.Context{}
 	j.concretes = map[string][]string{}
+	j.reach = map[string]bool{}
+	j.allowed = pl.policy.PrincipalAllowed(pr.ARN)
 	return j, nil
 }
 
@@ -264,19 +271,24 @@ func (j *judgement) setSource(ev *normalize.Event, src source) {
 // classification is what the detector's rules say about a call.
 type classification map[string]string // rule id → reason
 
-// classify runs the detector's rules on ev, cached across principals: the
-// verdict depends on the principal only through principals.allow, which is
-// part of the key.
-func (j *judgement) classify(ev *normalize.Event, key string) classification {
-	key += "|" + strconv.FormatBool(j.plan.policy.PrincipalAllowed(j.pr.ARN))
-	if v, ok := j.plan.classes.Load(key); ok {
-		return v.(classification)
+// classKey identifies a call for the detector: the verdict depends on the
+// principal only through principals.allow.
+type classKey struct {
+	op, model, geo, region, inference, source string
+	principalAllowed                          bool
+}
+
+// classify runs the detector's rules on ev, cached across principals.
+func (j *judgement) classify(ev *normalize.Event, k classKey) classification {
+	k.principalAllowed = j.allowed
+	if v, ok := j.plan.class(k); ok {
+		return v
 	}
 	out := classification{}
 	for _, f := range j.plan.engine.Evaluate(ev, nil) {
 		out[f.Rule] = f.Reason
 	}
-	j.plan.classes.Store(key, out)
+	j.plan.storeClass(k, out)
 	return out
 }
 
@@ -287,53 +299,122 @@ func sourceKey(src source) string {
 	return src.ip.String() + "@" + src.vpce
 }
 
-// addInvocation builds, classifies and evaluates one candidate invocation.
-func (j *judgement) addInvocation(calls []*call, op, region, inference string, m model, geo string, src source) []*call {
-	ev := j.invocationEvent(op, region, inference, m, geo, src)
-	c := &call{ev: ev, family: m.family}
-	sk := sourceKey(src)
-	c.violates = j.classify(&c.ev, strings.Join([]string{op, m.id, geo, region, inference, sk}, "|"))
-	for _, r := range export.Requests(&c.ev) {
-		region, _ := r.Context.Get(keyRequestedRegion)
-		profile, _ := r.Context.Get(keyInferenceProfile)
-		key := r.Action + "|" + r.Resource + "|" + strings.Join(region, ",") + "|" + sk + "|" + strings.Join(profile, ",")
-		c.reqs = append(c.reqs, j.withPrincipal(r, src))
-		c.keys = append(c.keys, key)
-	}
-	j.evaluate(c)
-	return append(calls, c)
+// cell is a candidate invocation without its source: an operation on a
+// model, directly (geo "") or through a profile, called in region and
+// (for a geographic profile) run in inference.
+type cell struct {
+	op                     string
+	m                      model
+	region, inference, geo string
 }
 
-// invocations enumerates the candidate invocations: every operation class ×
-// model class × source class, called directly in each region class,
+// resources returns the ARNs the cell's requests are authorised on.
+func (j *judgement) resources(c cell) []string {
+	switch c.geo {
+	case "":
+		return []string{fmARN(c.region, c.m.id)}
+	case "global":
+		return []string{profileARN(c.region, j.account(), "global."+c.m.id), fmARN("", c.m.id)}
+	}
+	return []string{profileARN(c.region, j.account(), c.geo+"."+c.m.id), fmARN(c.inference, c.m.id)}
+}
+
+// reachable reports whether IAM could allow the cell's calls at all
+// (conditions aside), cached per principal.
+func (j *judgement) reachable(c cell) bool {
+	action := export.InvokeAction(c.op)
+	for _, r := range j.resources(c) {
+		key := action + "|" + r
+		ok, seen := j.reach[key]
+		if !seen {
+			ok = j.set.Reachable(action, r)
+			j.reach[key] = ok
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// invocation builds, classifies and evaluates one candidate invocation.
+func (j *judgement) invocation(c cell, src source) *call {
+	inference := c.inference
+	if c.geo == "" {
+		inference = c.region
+	}
+	ev := j.invocationEvent(c.op, c.region, inference, c.m, c.geo, src)
+	out := &call{ev: ev, family: c.m.family}
+	sk := sourceKey(src)
+	out.violates = j.classify(&out.ev, classKey{op: c.op, model: c.m.id, geo: c.geo, region: c.region, inference: c.inference, source: sk})
+	for _, r := range export.Requests(&out.ev) {
+		region := r.Context["aws:requestedregion"]
+		profile := r.Context["bedrock:inferenceprofilearn"]
+		key := r.Action + "|" + r.Resource + "|" + strings.Join(region, ",") + "|" + sk + "|" + strings.Join(profile, ",")
+		out.reqs = append(out.reqs, j.withPrincipal(r, src))
+		out.keys = append(out.keys, key)
+	}
+	j.evaluate(out)
+	return out
+}
+
+// cells enumerates the candidate invocations without their source: every
+// operation class × model class, called directly in each region class,
 // through each geographic profile callable there (to each destination
 // class), and through a global profile.
-func (j *judgement) invocations() []*call {
-	regions, sources := j.regions, j.sources
+func (j *judgement) cells() []cell {
 	if j.models == nil {
-		j.models = j.modelReps(regions)
+		j.models = j.modelReps(j.regions)
 		j.ops = j.operationReps()
 	}
-	models, ops := j.models, j.ops
-	var calls []*call
-	for _, op := range ops {
-		for _, m := range models {
-			for _, src := range sources {
-				for _, r := range regions {
-					calls = j.addInvocation(calls, op, r, r, m, "", src)
-				}
-				for _, r := range regions {
-					for _, geo := range export.Geographies(r) {
-						for _, d := range j.destinations(geo) {
-							calls = j.addInvocation(calls, op, r, d, m, geo, src)
-						}
+	var out []cell
+	for _, op := range j.ops {
+		for _, m := range j.models {
+			for _, r := range j.regions {
+				out = append(out, cell{op: op, m: m, region: r})
+			}
+			for _, r := range j.regions {
+				for _, geo := range export.Geographies(r) {
+					for _, d := range j.destinations(geo) {
+						out = append(out, cell{op: op, m: m, region: r, inference: d, geo: geo})
 					}
-					calls = j.addInvocation(calls, op, r, "", m, "global", src)
 				}
+				out = append(out, cell{op: op, m: m, region: r, geo: "global"})
 			}
 		}
 	}
+	return out
+}
+
+// invocations builds every candidate invocation IAM could allow — the
+// cells whose requests some Allow matches, from each source class — and
+// keeps the others (certainly denied, whatever the source) aside in
+// j.pruned, built only if a verdict needs a refused example.
+func (j *judgement) invocations() []*call {
+	var calls []*call
+	for _, c := range j.cells() {
+		if !j.reachable(c) {
+			j.pruned = append(j.pruned, c)
+			continue
+		}
+		for _, src := range j.sources {
+			calls = append(calls, j.invocation(c, src))
+		}
+	}
 	return calls
+}
+
+// prunedCall returns the first certainly-denied invocation that forbidden
+// selects, built and evaluated, or nil.
+func (j *judgement) prunedCall(forbidden func(*call) bool) *call {
+	for _, c := range j.pruned {
+		for _, src := range j.sources {
+			if x := j.invocation(c, src); forbidden(x) {
+				return x
+			}
+		}
+	}
+	return nil
 }
 
 // judge returns the principal's verdict in every judged dimension.
@@ -358,13 +439,13 @@ func (j *judgement) judge() []VerdictReport {
 			v = j.modelsVerdict(d, inv)
 		case d.invocation():
 			calls[d.ID] = inv
-			v = j.verdict(d, inv, func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, true)
+			v = j.verdict(d, inv, func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, true, j.prunedCall)
 		case d.ID == DimAPIKeys:
 			calls[d.ID] = j.apiKeyCalls()
-			v = j.verdict(d, calls[d.ID], func(*call) bool { return true }, false)
+			v = j.verdict(d, calls[d.ID], func(*call) bool { return true }, false, nil)
 		default:
 			calls[d.ID] = j.controlCalls(d)
-			v = j.verdict(d, calls[d.ID], func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, false)
+			v = j.verdict(d, calls[d.ID], func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, false, nil)
 		}
 		out = append(out, v)
 	}
@@ -388,7 +469,7 @@ func (j *judgement) modelsVerdict(d Dimension, calls []*call) VerdictReport {
 		v := j.verdict(d, calls, func(c *call) bool {
 			_, flagged := c.violates[d.Rule]
 			return flagged && c.family == f
-		}, false)
+		}, false, j.prunedCall)
 		fv := FamilyVerdict{Family: f, Verdict: v.Verdict}
 		if v.Verdict == Allowed || v.Verdict == Unknown {
 			fv.Model = v.Example.Model
@@ -400,7 +481,7 @@ func (j *judgement) modelsVerdict(d Dimension, calls []*call) VerdictReport {
 		}
 	}
 	if worst == nil {
-		return j.verdict(d, calls, func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, true)
+		return j.verdict(d, calls, func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, true, j.prunedCall)
 	}
 	worst.Families = families
 	if worst.Verdict == Allowed {
@@ -425,7 +506,11 @@ func quoteFamily(f string) string {
 // verdict aggregates calls for dimension d: forbidden selects the calls
 // detection flags for it; canComply says a principal making only the other
 // calls is "restricted" rather than "denied".
-func (j *judgement) verdict(d Dimension, calls []*call, forbidden func(*call) bool, canComply bool) VerdictReport {
+//
+// fallback, when set, finds a refused forbidden call among those not built
+// (the invocations IAM certainly denies), for the example of a restricted
+// or denied verdict.
+func (j *judgement) verdict(d Dimension, calls []*call, forbidden func(*call) bool, canComply bool, fallback func(func(*call) bool) *call) VerdictReport {
 	_, sev := j.plan.policy.Rule(d.Rule)
 	v := VerdictReport{Dimension: d.ID, Rule: d.Rule, Severity: string(sev)}
 	var firstAllowed, firstUnknown, firstRefused, compliant *call
@@ -478,6 +563,9 @@ func (j *judgement) verdict(d Dimension, calls []*call, forbidden func(*call) bo
 		refused := j.closestRefused(calls, forbidden, compliant)
 		if refused == nil {
 			refused = firstRefused
+		}
+		if refused == nil && fallback != nil {
+			refused = fallback(forbidden)
 		}
 		v.Verdict = Denied
 		if compliant != nil {

@@ -43,7 +43,22 @@ type plan struct {
 	exportErr map[export.Kind]string
 
 	witnesses sync.Map // [2]string → witnessResult
-	classes   sync.Map // call class key → classification
+
+	classMu sync.RWMutex
+	classes map[classKey]classification
+}
+
+func (pl *plan) class(k classKey) (classification, bool) {
+	pl.classMu.RLock()
+	defer pl.classMu.RUnlock()
+	c, ok := pl.classes[k]
+	return c, ok
+}
+
+func (pl *plan) storeClass(k classKey, c classification) {
+	pl.classMu.Lock()
+	defer pl.classMu.Unlock()
+	pl.classes[k] = c
 }
 
 type witnessResult struct {
@@ -64,6 +79,7 @@ func newPlan(p *policy.Policy, account, orgID string, scps SCPs, now time.Time) 
 		exported:  map[export.Kind]*iameval.Policy{},
 		exportDoc: map[export.Kind]iampolicy.Document{},
 		exportErr: map[export.Kind]string{},
+		classes:   map[classKey]classification{},
 	}
 	judging, err := withoutExemptions(p)
 	if err != nil {

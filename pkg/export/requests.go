@@ -37,29 +37,31 @@ func Requests(ev *normalize.Event) []iameval.Request {
 		return nil
 	}
 	action := InvokeAction(ev.Name)
+	// The context keys are written lower-cased, as Context.Set stores
+	// them, without lower-casing each time: the audit builds many requests.
+	ip := ""
+	if ev.Caller.IP.IsValid() {
+		ip = ev.Caller.IP.String()
+	}
 	ctx := func(region string) iameval.Context {
-		c := iameval.Context{}
-		c.Set(keyRequestedRegion, region)
+		c := make(iameval.Context, 6)
+		c[lowerRequestedRegion] = []string{region}
 		if ev.Principal.ARN != "" {
-			c.Set(keyPrincipalARN, ev.Principal.ARN)
+			c[lowerPrincipalARN] = []string{ev.Principal.ARN}
 		}
 		cl := &ev.Caller
 		switch {
 		case cl.Service != "" || cl.Internal:
-			c.Set(keyViaAWSService, "true")
+			c[lowerViaAWSService] = []string{"true"}
 		default:
-			c.Set(keyViaAWSService, "false")
-			ip := ""
-			if cl.IP.IsValid() {
-				ip = cl.IP.String()
-			}
+			c[lowerViaAWSService] = []string{"false"}
 			if cl.VPCEndpointID != "" {
-				c.Set(keySourceVpce, cl.VPCEndpointID)
+				c[lowerSourceVpce] = []string{cl.VPCEndpointID}
 				if ip != "" {
-					c.Set(keyVpcSourceIP, ip)
+					c[lowerVpcSourceIP] = []string{ip}
 				}
 			} else if ip != "" {
-				c.Set(keySourceIP, ip)
+				c[lowerSourceIP] = []string{ip}
 			}
 		}
 		return c
@@ -83,9 +85,20 @@ func Requests(ev *normalize.Event) []iameval.Request {
 		}
 		hop = iameval.Request{Action: action, Resource: fmARN(dest, m.Base), Context: ctx(dest)}
 	}
-	hop.Context.Set(keyInferenceProfileARN, profile)
+	hop.Context[lowerInferenceProfileARN] = []string{profile}
 	return []iameval.Request{first, hop}
 }
+
+// The condition keys in the lower case Context keeps them in.
+var (
+	lowerRequestedRegion     = strings.ToLower(keyRequestedRegion)
+	lowerPrincipalARN        = strings.ToLower(keyPrincipalARN)
+	lowerViaAWSService       = strings.ToLower(keyViaAWSService)
+	lowerSourceVpce          = strings.ToLower(keySourceVpce)
+	lowerVpcSourceIP         = strings.ToLower(keyVpcSourceIP)
+	lowerSourceIP            = strings.ToLower(keySourceIP)
+	lowerInferenceProfileARN = strings.ToLower(keyInferenceProfileARN)
+)
 
 // destinations says which regions a geographic profile routes to: the
 // regions of its geography. A Canadian region may call "us" profiles

@@ -362,3 +362,60 @@ func dedupe(list []string) []string {
 	}
 	return out
 }
+
+// Reachable reports whether some request for action on resource could be
+// allowed: the identity policies, the boundary (when set) and every SCP
+// level each have an Allow statement whose action and resource elements
+// match, conditions aside. False means every such request is denied,
+// whatever its context — a cheap test before building contexts.
+func (s Set) Reachable(action, resource string) bool {
+	req := Request{Action: action, Resource: resource}
+	has := func(pols []*Policy) bool {
+		for _, p := range pols {
+			for _, st := range p.stmts {
+				if st.allow && st.coversAction(action) && st.coversResourceLoose(&req) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !has(s.Identity) {
+		return false
+	}
+	if s.Boundary != nil && !has(s.Boundary) {
+		return false
+	}
+	for _, lvl := range s.SCPs {
+		if !has(lvl) {
+			return false
+		}
+	}
+	return true
+}
+
+// coversResourceLoose is coversResource with policy variables taken as
+// matching (their values are not known here).
+func (s *statement) coversResourceLoose(req *Request) bool {
+	loose := func(ps []valuePattern) bool {
+		for i := range ps {
+			if ps[i].hasVar || ps[i].match(req.Resource) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case len(s.resource) > 0:
+		return loose(s.resource)
+	case len(s.notResource) > 0:
+		// A NotResource pattern with a variable may or may not exclude.
+		for i := range s.notResource {
+			if !s.notResource[i].hasVar && s.notResource[i].match(req.Resource) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

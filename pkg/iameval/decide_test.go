@@ -1,8 +1,11 @@
 package iameval
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"pgregory.net/rapid"
 
 	"github.com/bedrock-warden/warden/pkg/iampolicy"
 )
@@ -194,4 +197,71 @@ func TestCompileErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want one naming the statement", text, err)
 		}
 	}
+}
+
+func TestReachable(t *testing.T) {
+	usOnly := compiled(t, "us", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:InvokeModel","Resource":"arn:aws:bedrock:us-*::foundation-model/*","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}}]}`)
+	own := compiled(t, "own", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceSpecificCredential","Resource":"arn:aws:iam::*:user/${aws:username}"}]}`)
+	notRes := compiled(t, "not", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","NotResource":"arn:aws:bedrock:*::foundation-model/*opus*"}]}`)
+	s := Set{Identity: []*Policy{usOnly, own, notRes}}
+	for _, c := range []struct {
+		action, resource string
+		want             bool
+	}{
+		{"bedrock:InvokeModel", fm, true}, // conditions aside
+		{"bedrock:InvokeModel", "arn:aws:bedrock:eu-west-1::foundation-model/anthropic.claude-3-opus", false},
+		{"bedrock:InvokeModel", "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-pro-v1:0", true},
+		{"iam:CreateServiceSpecificCredential", "arn:aws:iam::1:user/anyone", true}, // a variable may match
+		{"s3:GetObject", "arn:aws:s3:::b/k", false},
+	} {
+		if got := s.Reachable(c.action, c.resource); got != c.want {
+			t.Errorf("Reachable(%s, %s) = %v, want %v", c.action, c.resource, got, c.want)
+		}
+	}
+	// Every layer must have a matching allow.
+	b := Set{Identity: []*Policy{notRes}, Boundary: []*Policy{usOnly}}
+	if b.Reachable("bedrock:InvokeModel", "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-pro-v1:0") {
+		t.Error("the boundary allows nothing in eu-west-1")
+	}
+	// Reachable never says false where Decide could say true or unknown.
+	for _, r := range []Request{open(invoke(fm)), open(invoke(fm, "aws:MultiFactorAuthPresent", "true"))} {
+		if d := s.Decide(r); d.Decision != False && !s.Reachable(r.Action, r.Resource) {
+			t.Errorf("%+v: Decide %v but not reachable", r, d.Decision)
+		}
+	}
+}
+
+// TestReachableNeverHidesAnAllow: for random documents and requests,
+// Reachable false means Decide denies.
+func TestReachableNeverHidesAnAllow(t *testing.T) {
+	actions := []string{"bedrock:*", "bedrock:Invoke*", "bedrock:InvokeModel", "*", "s3:*"}
+	resources := []string{"*", "arn:aws:bedrock:*::foundation-model/*", "arn:aws:bedrock:us-*::foundation-model/amazon.*", "arn:aws:bedrock:*:*:inference-profile/*", "arn:aws:iam::*:user/${aws:username}"}
+	conds := []string{``, `,"Condition":{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}`, `,"Condition":{"Bool":{"aws:MultiFactorAuthPresent":"true"}}`}
+	reqRes := []string{fm, "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova", "arn:aws:bedrock:eu-west-1:1:inference-profile/eu.x", "arn:aws:iam::1:user/alice"}
+	rapid.Check(t, func(rt *rapid.T) {
+		var sts []string
+		for i := range rapid.IntRange(1, 3).Draw(rt, "n") {
+			eff := rapid.SampledFrom([]string{"Allow", "Deny"}).Draw(rt, fmt.Sprint("eff", i))
+			elem := rapid.SampledFrom([]string{"Resource", "NotResource"}).Draw(rt, fmt.Sprint("elem", i))
+			sts = append(sts, fmt.Sprintf(`{"Effect":%q,"Action":%q,%q:%q%s}`, eff, rapid.SampledFrom(actions).Draw(rt, fmt.Sprint("a", i)),
+				elem, rapid.SampledFrom(resources).Draw(rt, fmt.Sprint("r", i)), rapid.SampledFrom(conds).Draw(rt, fmt.Sprint("c", i))))
+		}
+		d, err := iampolicy.Parse(`{"Version":"2012-10-17","Statement":[` + strings.Join(sts, ",") + `]}`)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		p, err := Compile("p", d)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		s := Set{Identity: []*Policy{p}}
+		req := Request{Action: rapid.SampledFrom([]string{"bedrock:InvokeModel", "iam:CreateServiceSpecificCredential"}).Draw(rt, "action"),
+			Resource: rapid.SampledFrom(reqRes).Draw(rt, "res"), Context: Context{}, Undecided: func(string) bool { return true }}
+		if rapid.Bool().Draw(rt, "user") {
+			req.Context.Set("aws:username", "alice")
+		}
+		if !s.Reachable(req.Action, req.Resource) && s.Decide(req).Decision != False {
+			rt.Fatalf("not reachable but %v: %s on %s under %s", s.Decide(req).Decision, req.Action, req.Resource, strings.Join(sts, ","))
+		}
+	})
 }
