@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -418,4 +419,123 @@ func TestFilterAndCancel(t *testing.T) {
 	if _, err := (&Auditor{Policy: policy.Default(), Directory: d}).Run(ctx); err == nil {
 		t.Error("a cancelled run reports no error")
 	}
+}
+
+// TestFixesCloseWhenApplied applies every verified fix the audit proposes
+// and audits again: the dimension is no longer allowed.
+func TestFixesCloseWhenApplied(t *testing.T) {
+	p := loadPolicy(t, networkPolicy)
+	fa := awsManaged(t, "AmazonBedrockFullAccess", bedrockFullAccess)
+	broad := Document{Name: "app-broad/all", Source: SourceManaged, ARN: "arn:aws:iam::" + acct + ":policy/all",
+		Policy: mustDoc(t, `{"Version":"2012-10-17","Statement":[{"Sid":"Read","Effect":"Allow","Action":"bedrock:List*","Resource":"*"},{"Sid":"All","Effect":"Allow","Action":["bedrock:*","iam:CreateServiceSpecificCredential"],"Resource":"*"}]}`)}
+	keys := inline(t, "carol/keys", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iam:CreateServiceSpecificCredential","Resource":"*"}]}`)
+	principals := []Principal{role("app-full", fa), role("app-broad", broad), user("carol", keys), role("data-science", fa)}
+	rep := run(t, p, nil, principals...)
+	bd, err := export.Export(p, export.Boundary, export.Options{Account: acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iamPolicy, err := export.Export(p, export.IAMPolicy, export.Options{Account: acct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := 0
+	for _, pr := range rep.Principals {
+		for _, v := range pr.Verdicts {
+			if v.Verdict != Allowed {
+				continue
+			}
+			if v.Fix == nil || !v.Fix.Verified {
+				t.Errorf("%s %s: no verified fix: %+v", pr.Name, v.Dimension, v.Fix)
+				continue
+			}
+			var fixed Principal
+			for _, x := range principals {
+				if x.ARN == pr.ARN {
+					fixed = x
+				}
+			}
+			fixed.Identity = append([]Document{}, fixed.Identity...)
+			switch v.Fix.Kind {
+			case "boundary":
+				fixed.Boundary = &Document{Name: "warden-boundary", Source: SourceManaged, Policy: bd}
+			case "deny-statement":
+				fixed.Identity = append(fixed.Identity, inline(t, "deny", v.Fix.Document))
+			case "narrow-statement":
+				for i, d := range fixed.Identity {
+					if d.Name == v.Fix.Statement.Policy {
+						d.Policy.Statement = slices.Delete(slices.Clone(d.Policy.Statement), v.Fix.Statement.Index, v.Fix.Statement.Index+1)
+						fixed.Identity[i] = d
+					}
+				}
+				fixed.Identity = append(fixed.Identity, Document{Name: "warden-identity", Source: SourceManaged, Policy: iamPolicy})
+			default:
+				t.Errorf("%s %s: fix kind %s not applied by this test", pr.Name, v.Dimension, v.Fix.Kind)
+				continue
+			}
+			again := run(t, p, nil, fixed)
+			if w := verdict(t, find(t, again, pr.Name), v.Dimension); w.Verdict == Allowed {
+				t.Errorf("%s %s: fix %s applied, still allowed: %s", pr.Name, v.Dimension, v.Fix.Kind, w.Summary)
+			}
+			applied++
+		}
+	}
+	if applied < 10 {
+		t.Errorf("only %d fixes applied", applied)
+	}
+}
+
+// TestSharedVerdictsRenderedPerPrincipal: roles with the same
+// Bedrock-relevant policies share one computation, but each report names
+// its own policies and its own role.
+func TestSharedVerdictsRenderedPerPrincipal(t *testing.T) {
+	p := loadPolicy(t, networkPolicy)
+	mk := func(name string) Principal {
+		return role(name,
+			Document{Name: name + "/bedrock", Source: SourceInline, Policy: mustDoc(t, `{"Version":"2012-10-17","Statement":[{"Sid":"Invoke","Effect":"Allow","Action":"bedrock:*","Resource":"*"}]}`)},
+			Document{Name: name + "/data", Source: SourceInline, Policy: mustDoc(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::data-`+name+`/*"}]}`)})
+	}
+	a, b := mk("ml-a"), mk("ml-b")
+	j1, _ := mustPlan(t, p).newJudgement(a)
+	j2, _ := mustPlan(t, p).newJudgement(b)
+	if j1.shareKey() == "" || j1.shareKey() != j2.shareKey() {
+		t.Fatalf("share keys %q %q", j1.shareKey(), j2.shareKey())
+	}
+	rep := run(t, p, nil, a, b)
+	for _, name := range []string{"ml-a", "ml-b"} {
+		pr := find(t, rep, "role/"+name)
+		v := verdict(t, pr, DimPrincipals)
+		if v.Verdict != Allowed || !strings.Contains(v.Summary, `"arn:aws:iam::`+acct+`:role/`+name+`"`) {
+			t.Errorf("%s principals summary: %q", name, v.Summary)
+		}
+		if v.Grants[0].Policy != name+"/bedrock" || v.Fix == nil || !strings.Contains(v.Fix.Summary, name+"/bedrock") {
+			t.Errorf("%s grants %+v fix %+v", name, v.Grants, v.Fix)
+		}
+		if lg := verdict(t, pr, DimLogging); lg.Fix == nil || lg.Fix.Kind != "narrow-statement" || !strings.Contains(lg.Fix.Summary, name+"/bedrock") {
+			t.Errorf("%s logging fix: %+v", name, lg.Fix)
+		}
+	}
+	// Commands name each principal.
+	fa := awsManaged(t, "AmazonBedrockFullAccess", bedrockFullAccess)
+	rep = run(t, p, nil, role("app-x", fa), role("app-y", fa))
+	for _, name := range []string{"app-x", "app-y"} {
+		if lg := verdict(t, find(t, rep, "role/"+name), DimLogging); !strings.Contains(lg.Fix.Command, "--role-name "+name+" ") {
+			t.Errorf("%s logging fix command: %q", name, lg.Fix.Command)
+		}
+	}
+	// A condition on the principal makes its verdicts its own.
+	c := mk("ml-c")
+	c.Identity[0] = Document{Name: "ml-c/bedrock", Source: SourceInline, Policy: mustDoc(t, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/team":"ml"}}}]}`)}
+	if j, _ := mustPlan(t, p).newJudgement(c); j.shareKey() != "" {
+		t.Error("a statement reading the principal's tags is shared")
+	}
+}
+
+func mustPlan(t *testing.T, p *policy.Policy) *plan {
+	t.Helper()
+	pl, err := newPlan(p, acct, "", SCPs{}, time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
 }

@@ -23,9 +23,9 @@ const (
 // verdict names a model a person recognises. Ids the principal's own
 // Resource patterns imply are added per principal (see models).
 var exemplarModels = []string{
+	"anthropic.claude-3-5-sonnet-20241022-v2:0",
 	"anthropic.claude-3-opus-20240229-v1:0",
 	"anthropic.claude-opus-4-1-20250805-v1:0",
-	"anthropic.claude-3-5-sonnet-20241022-v2:0",
 	"anthropic.claude-sonnet-4-20250514-v1:0",
 	"anthropic.claude-3-5-haiku-20241022-v1:0",
 	"anthropic.claude-3-haiku-20240307-v1:0",
@@ -198,19 +198,17 @@ func (s *signature) bit(b bool) {
 
 func (s *signature) text(t string) { *s = append(append(*s, t...), '|') }
 
-// regionReps returns one region per class of candidates: regions the
+// regionClasses returns one region per class of candidates: regions the
 // policy and the documents treat alike (allow-list, inference list,
 // geographies, every Resource list on the region's ARNs, every
 // aws:RequestedRegion test) are one class. The policy's own regions come
 // first, so that a representative is one a person expects.
-func (j *judgement) regionReps(candidates []string) []string {
-	return j.regionClasses(candidates, true)
-}
-
-// regionClasses is regionReps; without byPolicy only the documents tell
-// regions apart (the control plane, which the policy does not restrict by
-// region).
-func (j *judgement) regionClasses(candidates []string, byPolicy bool) []string {
+//
+// Without byPolicy the policy's lists are left out (a dimension other than
+// regions, or the control plane, which the policy does not restrict by
+// region); without byGeography the geographies are too (calls made
+// without profiles).
+func (j *judgement) regionClasses(candidates []string, byPolicy, byGeography bool) []string {
 	p := j.plan.policy
 	tests := j.pt.values[keyRequestedRegion]
 	seen := map[string]bool{}
@@ -220,6 +218,8 @@ func (j *judgement) regionClasses(candidates []string, byPolicy bool) []string {
 		if byPolicy {
 			s.bit(p.RegionAllowed(r))
 			s.bit(p.InferenceRegionAllowed(r))
+		}
+		if byGeography {
 			s.text(strings.Join(export.Geographies(r), ","))
 		}
 		fm := fmARN(r, "x")
@@ -258,11 +258,11 @@ func (s source) String() string {
 	return s.ip.String()
 }
 
-// sourceReps returns one source per class: public addresses, addresses
-// behind VPC endpoints, and an AWS service, told apart by the policy's
-// network section and every IpAddress and aws:SourceVpce value of the
-// documents.
-func (j *judgement) sourceReps() []source {
+// sourceClasses returns one source per class: public addresses,
+// addresses behind VPC endpoints, and an AWS service, told apart by every
+// IpAddress and aws:SourceVpce test of the documents and, with byPolicy,
+// by the policy's network section.
+func (j *judgement) sourceClasses(byPolicy bool) []source {
 	p := j.plan.policy
 	var cidrs []string
 	cidrs = append(cidrs, p.Network.AllowCidrs...)
@@ -294,10 +294,12 @@ func (j *judgement) sourceReps() []source {
 		if err != nil {
 			continue
 		}
-		addAddr(pfx.Addr())
+		// A host address of the range first (it reads better than the
+		// network address), then the network address itself.
 		if next := pfx.Addr().Next(); next.IsValid() && pfx.Contains(next) {
 			addAddr(next)
 		}
+		addAddr(pfx.Addr())
 	}
 	for _, s := range outsideAddresses {
 		addAddr(netip.MustParseAddr(s))
@@ -314,7 +316,7 @@ func (j *judgement) sourceReps() []source {
 	// Kinds of source (public, VPC endpoint, AWS service) differ for IAM
 	// only when a document tests a network key, and for the detector only
 	// when the policy restricts networks.
-	kinds := j.plan.networkJudged
+	kinds := byPolicy
 	for key := range j.pt.values {
 		if networkKeys[key] {
 			kinds = true
@@ -330,7 +332,9 @@ func (j *judgement) sourceReps() []source {
 			b.text("service")
 		case s.vpce != "":
 			b.text("vpce")
-			b.bit(p.VPCEndpointAllowed(s.vpce))
+			if byPolicy {
+				b.bit(p.VPCEndpointAllowed(s.vpce))
+			}
 			for _, t := range vpceTests {
 				b.bit(anyGlob(t, s.vpce))
 			}
@@ -338,7 +342,9 @@ func (j *judgement) sourceReps() []source {
 			b.text("public")
 		}
 		if s.ip.IsValid() {
-			b.bit(p.SourceIPAllowed(s.ip))
+			if byPolicy {
+				b.bit(p.SourceIPAllowed(s.ip))
+			}
 			for _, t := range ipTests {
 				b.bit(anyContains(t, s.ip))
 			}
@@ -406,7 +412,7 @@ func (j *judgement) familyOf(id string) string {
 	return ""
 }
 
-// modelReps returns candidate model ids, one per class: the family the
+// modelClasses returns candidate model ids, one per class: the family the
 // policy puts it in and how every Resource pattern (and
 // bedrock:InferenceProfileArn value) treats its foundation-model and
 // profile ARNs in each representative region. Besides the exemplars, each
@@ -416,7 +422,10 @@ func (j *judgement) familyOf(id string) string {
 // wildcard could only meet a family by inventing a name — "amazon.nova-*"
 // and "*opus*" meet in "amazon.nova-opus" — no candidate is made: that is
 // a model nobody can call.)
-func (j *judgement) modelReps(regions []string) []model {
+//
+// Without byPolicy the family is left out of the class: a dimension other
+// than models only asks whether some model is allowed.
+func (j *judgement) modelClasses(regions []string, byPolicy bool) []model {
 	var ids []string
 	ids = append(ids, exemplarModels...)
 	for _, r := range j.pt.resources {
@@ -444,7 +453,9 @@ func (j *judgement) modelReps(regions []string) []model {
 	for _, id := range ids {
 		m := model{id: id, family: j.familyOf(id)}
 		var s signature
-		s.text(m.family)
+		if byPolicy {
+			s.text(m.family)
+		}
 		for _, r := range regions {
 			fm := fmARN(r, id)
 			var profiles []string

@@ -58,11 +58,14 @@ func (j *judgement) concrete(pattern string) []string {
 			out = append(out, s)
 		}
 	}
-	if w, ok := j.plan.witness(pattern, "*?"); ok {
+	if w, ok := j.plan.witness(pattern, "*/?*"); ok {
 		add(w)
 	}
+	// A witness whose id holds '/' or ':' is the pattern's wildcard
+	// swallowing another ARN, not a resource of the type.
+	typ := pattern[:strings.LastIndexByte(pattern, '/')+1]
 	for _, r := range j.pt.resources {
-		if w, ok := j.plan.witness(pattern, r.String()); ok && !strings.HasSuffix(w, "/") {
+		if w, ok := j.plan.witness(pattern, r.String()); ok && strings.HasPrefix(w, typ) && validID(w[len(typ):]) {
 			add(w)
 		}
 	}
@@ -75,7 +78,7 @@ func (j *judgement) concrete(pattern string) []string {
 // each concrete resource.
 func (j *judgement) controlCalls(d Dimension) []*call {
 	if j.controlRegions == nil {
-		j.controlRegions = j.regionClasses(j.plan.regions, false)
+		j.controlRegions = j.regionClasses(j.plan.regions, false, false)
 	}
 	regions, sources := j.controlRegions, j.sources
 	var calls []*call
@@ -83,6 +86,20 @@ func (j *judgement) controlCalls(d Dimension) []*call {
 		patterns, ok := controlResources[name]
 		if !ok {
 			patterns = []string{"*"}
+		}
+		if !j.set.AllowsAction("bedrock:" + name) {
+			// Refused whatever the region, source or resource: one call
+			// stands for them (the example of a denied verdict).
+			region := regions[0]
+			var resources []string
+			for _, p := range patterns {
+				p = strings.ReplaceAll(strings.ReplaceAll(p, "{region}", region), "{account}", j.account())
+				if c := j.concrete(p); len(c) > 0 {
+					resources = append(resources, c[0])
+				}
+			}
+			calls = append(calls, j.controlCall(d, name, region, resources, sources[0]))
+			continue
 		}
 		for _, region := range regions {
 			// The concrete resources of each required type; a call needs
@@ -137,7 +154,7 @@ func (j *judgement) controlCall(d Dimension, name, region string, resources []st
 		c.reqs = append(c.reqs, r)
 		c.keys = append(c.keys, "bedrock:"+name+"|"+res+"|"+region+"|"+sourceKey(src))
 	}
-	j.evaluate(c)
+	c.dec = j.main.tri(c)
 	return c
 }
 
@@ -154,3 +171,7 @@ func (j *judgement) callContext(region string, src source) iameval.Context {
 	j.contexts[key] = c
 	return c
 }
+
+// validID reports whether s can be a resource id: not empty, no '/' or
+// ':'.
+func validID(s string) bool { return s != "" && !strings.ContainsAny(s, "/:") }

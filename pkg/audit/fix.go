@@ -101,26 +101,127 @@ func (j *judgement) without(refs []iameval.StatementRef) (iameval.Set, bool) {
 }
 
 // fixes adds to every allowed verdict the smallest change that closes it,
-// verified by re-judging the calls that opened it.
-func (j *judgement) fixes(vs []VerdictReport, byDim map[string][]*call) {
+// verified: an invocation dimension by searching its forbidden calls again
+// under the changed policies, the control plane and API keys by deciding
+// again every call of lists that was allowed.
+func (j *judgement) fixes(vs []VerdictReport, lists map[string][]*call) {
 	for i := range vs {
 		v := &vs[i]
 		if v.Verdict != Allowed {
 			continue
 		}
 		d, _ := LookupDimension(v.Dimension)
-		calls := openCalls(d, byDim[d.ID])
-		if len(calls) == 0 {
-			continue
+		if d.invocation() {
+			v.Fix = j.invocationFix(d, v.open)
+		} else if calls := openCalls(d, lists[d.ID]); len(calls) > 0 {
+			v.Fix = j.fix(d, calls)
 		}
-		v.Fix = j.fix(d, calls)
-		if j.pr.IdentityCenter() {
+		if v.Fix != nil && j.pr.IdentityCenter() {
 			v.Fix.Kind = "identity-center"
 			v.Fix.Summary = "this role belongs to IAM Identity Center, which overwrites changes made in IAM: make the change in the permission set instead — " + v.Fix.Summary
 		}
 	}
 }
 
+// invocationFix finds the smallest verified fix of an invocation
+// dimension: the granting statements — found one open call at a time, at
+// most three — narrowed to the exported identity policy when they are the
+// account's own; else the exported boundary; else the exported SCP. Each
+// is verified by searching the dimension's forbidden calls again under the
+// changed policies.
+func (j *judgement) invocationFix(d Dimension, example *call) *Fix {
+	if example == nil {
+		return nil
+	}
+	acct := j.account()
+	refs := j.grantRefs([]*call{example})
+	if exp := j.plan.exported[export.IAMPolicy]; exp != nil {
+		for j.editable(refs) && len(refs) <= 3 {
+			s, ok := j.without(refs)
+			if !ok {
+				break
+			}
+			// The exported policy allows only what the policy accepts (the
+			// export agreement test): the forbidden calls still open are
+			// those the remaining statements allow.
+			v := newView(s)
+			var next *call
+			if !j.invokable(v) {
+				st := j.statementOf(refs[0])
+				return &Fix{Kind: "narrow-statement", Statement: &st, Verified: true,
+					Summary: "narrow " + j.names(refs) + " to what the policy allows: replace it with the statements of the exported identity policy",
+					Command: "warden policy export --as iam-policy --account " + acct + " --pretty"}
+			}
+			j.each(j.spaceFor(d), v, true, j.flaggable(d), func(c *call) bool {
+				if _, flagged := c.violates[d.Rule]; flagged && v.tri(c) != iameval.False {
+					next = c
+					return false
+				}
+				return true
+			})
+			if next == nil {
+				st := j.statementOf(refs[0])
+				return &Fix{Kind: "narrow-statement", Statement: &st, Verified: true,
+					Summary: "narrow " + j.names(refs) + " to what the policy allows: replace it with the statements of the exported identity policy",
+					Command: "warden policy export --as iam-policy --account " + acct + " --pretty"}
+			}
+			// Still open: add what grants that call today.
+			before := len(refs)
+			for _, g := range j.grantRefs([]*call{next}) {
+				if !slices.Contains(refs, g) {
+					refs = append(refs, g)
+				}
+			}
+			if len(refs) == before {
+				break
+			}
+		}
+	}
+	names := j.names(refs)
+	// The exported boundary and SCP are verified once per run, on a
+	// principal allowed everything (plan.exportedCloses).
+	if j.plan.exportedCloses(export.Boundary, d, j.allowed, j.exempt) {
+		verb := "attach"
+		if j.pr.Boundary != nil {
+			verb = "replace the permissions boundary " + marker("boundary") + " with"
+		}
+		return &Fix{Kind: "boundary", Verified: true,
+			Summary: verb + " the exported permissions boundary as " + markerShort + "'s permissions boundary (it caps model invocation to the policy and leaves other actions to its own policies; granted today by " + names + ")",
+			Command: "warden policy export --as boundary --account " + acct + " > boundary.json && aws iam put-" + j.pr.Kind + "-permissions-boundary --" + j.pr.Kind + "-name " + markerName + " --permissions-boundary <ARN of a managed policy created from boundary.json>"}
+	}
+	if j.plan.exportedCloses(export.SCP, d, j.allowed, j.exempt) {
+		return &Fix{Kind: "scp", Verified: true,
+			Summary: "attach the exported SCP to the account or its OU (it denies the same calls for every principal but principals.exempt)",
+			Command: "warden policy export --as scp > scp.json && aws organizations create-policy --type SERVICE_CONTROL_POLICY --content file://scp.json …"}
+	}
+	return &Fix{Kind: "manual", Summary: "remove or narrow " + names + ": the exported documents could not be verified to close it" + j.exportNote()}
+}
+
+// editable reports whether every statement is in an identity policy the
+// account can change in place.
+func (j *judgement) editable(refs []iameval.StatementRef) bool {
+	if len(refs) == 0 {
+		return false
+	}
+	for _, r := range refs {
+		if info, ok := j.docs[r.Policy]; !ok || info.layer != "identity" || !info.doc.Editable() {
+			return false
+		}
+	}
+	return true
+}
+
+func (j *judgement) names(refs []iameval.StatementRef) string {
+	out := make([]string, 0, len(refs))
+	for _, r := range refs {
+		out = append(out, j.statementOf(r).String())
+	}
+	return strings.Join(out, " and ")
+}
+
+// fix finds the smallest verified fix of a control-plane or API-key
+// dimension: remove the actions from the account's own statements, else
+// add a Deny.
 func (j *judgement) fix(d Dimension, calls []*call) *Fix {
 	refs := j.grantRefs(calls)
 	editable := len(refs) > 0
@@ -129,68 +230,24 @@ func (j *judgement) fix(d Dimension, calls []*call) *Fix {
 			editable = false
 		}
 	}
-	names := make([]string, 0, len(refs))
-	for _, r := range refs {
-		names = append(names, j.statementOf(r).String())
-	}
-	acct := j.account()
+	names := j.names(refs)
 	if editable && len(refs) <= 3 {
-		s, ok := j.without(refs)
-		if ok && d.invocation() {
-			if exp := j.plan.exported[export.IAMPolicy]; exp != nil {
-				s.Identity = append(s.Identity, exp)
-				if closes(s, calls) {
-					st := j.statementOf(refs[0])
-					return &Fix{Kind: "narrow-statement", Statement: &st, Verified: true,
-						Summary: "narrow " + strings.Join(names, " and ") + " to what the policy allows: replace it with the statements of the exported identity policy",
-						Command: "warden policy export --as iam-policy --account " + acct + " --pretty"}
-				}
-			}
-		}
-		if ok && !d.invocation() && closes(s, calls) {
+		if s, ok := j.without(refs); ok && closes(s, calls) {
 			st := j.statementOf(refs[0])
 			return &Fix{Kind: "narrow-statement", Statement: &st, Verified: true,
-				Summary: "remove " + strings.Join(d.actions(), ", ") + " from " + strings.Join(names, " and ") + " (it grants them through its Action or NotAction patterns)"}
+				Summary: "remove " + strings.Join(d.actions(), ", ") + " from " + names + " (it grants them through its Action or NotAction patterns)"}
 		}
 	}
-	if d.invocation() {
-		if exp := j.plan.exported[export.Boundary]; exp != nil {
-			s := j.set
-			s.Boundary = []*iameval.Policy{exp}
-			if closes(s, calls) {
-				verb := "attach"
-				if j.pr.Boundary != nil {
-					verb = "replace the permissions boundary " + j.pr.Boundary.Name + " with"
-				}
-				return &Fix{Kind: "boundary", Verified: true,
-					Summary: verb + " the exported permissions boundary as " + j.pr.Short() + "'s permissions boundary (it caps model invocation to the policy and leaves other actions to its own policies; granted today by " + strings.Join(names, ", ") + ")",
-					Command: "warden policy export --as boundary --account " + acct + " > boundary.json && aws iam put-" + j.pr.Kind + "-permissions-boundary --" + j.pr.Kind + "-name " + j.pr.Name + " --permissions-boundary <ARN of a managed policy created from boundary.json>"}
-			}
-		}
-		if exp := j.plan.exported[export.SCP]; exp != nil {
-			s := j.set
-			s.SCPs = append(append([][]*iameval.Policy{}, s.SCPs...), []*iameval.Policy{exp, fullAccess})
-			if closes(s, calls) {
-				return &Fix{Kind: "scp", Verified: true,
-					Summary: "attach the exported SCP to the account or its OU (it denies the same calls for every principal but principals.exempt)",
-					Command: "warden policy export --as scp > scp.json && aws organizations create-policy --type SERVICE_CONTROL_POLICY --content file://scp.json …"}
-			}
-		}
-		return &Fix{Kind: "manual", Summary: "remove or narrow " + strings.Join(names, ", ") + ": the exported documents could not be verified to close it" + j.exportNote()}
+	// An unconditioned Deny of every action of the dimension on "*" refuses
+	// each of its calls whatever else applies: verified by construction
+	// (TestDenyDocumentsClose checks it on the calls of every dimension).
+	text, err := json.Marshal(d.denyDocument())
+	if err != nil {
+		return &Fix{Kind: "manual", Summary: "remove or narrow " + names}
 	}
-	deny := d.denyDocument()
-	c, err := iameval.Compile("deny", deny)
-	if err == nil {
-		s := j.set
-		s.Identity = append(append([]*iameval.Policy{}, s.Identity...), c)
-		if closes(s, calls) {
-			text, _ := json.Marshal(deny)
-			return &Fix{Kind: "deny-statement", Verified: true, Document: string(text),
-				Summary: "add an inline policy denying " + strings.Join(d.actions(), ", ") + " (granted today by " + strings.Join(names, ", ") + ")",
-				Command: "aws iam put-" + j.pr.Kind + "-policy --" + j.pr.Kind + "-name " + j.pr.Name + " --policy-name bedrock-warden-deny-" + d.ID + " --policy-document file://deny.json"}
-		}
-	}
-	return &Fix{Kind: "manual", Summary: "remove or narrow " + strings.Join(names, ", ")}
+	return &Fix{Kind: "deny-statement", Verified: true, Document: string(text),
+		Summary: "add an inline policy denying " + strings.Join(d.actions(), ", ") + " (granted today by " + names + ")",
+		Command: "aws iam put-" + j.pr.Kind + "-policy --" + j.pr.Kind + "-name " + markerName + " --policy-name bedrock-warden-deny-" + d.ID + " --policy-document file://deny.json"}
 }
 
 func (j *judgement) exportNote() string {

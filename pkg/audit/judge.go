@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bedrock-warden/warden/pkg/export"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/iameval"
 	"github.com/bedrock-warden/warden/pkg/iampolicy"
@@ -21,25 +20,26 @@ type judgement struct {
 	docs map[string]docInfo
 	pt   patterns
 	base iameval.Context // the principal's own condition keys
-	memo map[string]iameval.Result
+	// main decides the calls under the principal's own policies.
+	main *view
+	// spaces holds the candidate classes per dimension kind; modelSets
+	// and docRegions what they share.
+	spaces     map[spaceKey]*space
+	modelSets  map[bool][]model
+	docRegions []string
 
-	// Candidate classes, computed once per principal.
-	regions []string
-	dests   map[string][]string // geography → destination classes
+	// sources are the source classes the documents tell apart (the
+	// control plane and API keys).
 	sources []source
-	models  []model
-	ops     []string
 	// undecidedFns holds the Undecided predicates per source kind.
 	undecidedFns map[[2]bool]func(string) bool
 	contexts     map[string]iameval.Context
 	// controlRegions are the region classes of control-plane calls.
 	controlRegions []string
 	concretes      map[string][]string
-	// reach caches Set.Reachable; pruned holds the cells it ruled out.
-	reach  map[string]bool
-	pruned []cell
-	// allowed: the principal is in principals.allow.
-	allowed bool
+	// allowed: the principal is in principals.allow; exempt: in
+	// principals.exempt.
+	allowed, exempt bool
 }
 
 // call is one candidate call and what the audit found about it.
@@ -63,33 +63,59 @@ func (j *judgement) account() string {
 // newJudgement compiles the principal's policies. An invalid document is an
 // error naming it.
 func (pl *plan) newJudgement(pr Principal) (*judgement, error) {
-	j := &judgement{plan: pl, pr: pr, docs: map[string]docInfo{}, memo: map[string]iameval.Result{}}
+	j := pl.shell(pr)
+	if err := j.compile(); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// shell is a judgement with what rendering needs (the principal and the
+// names of its documents) and nothing compiled: principals that share
+// verdicts are only rendered.
+func (pl *plan) shell(pr Principal) *judgement {
+	j := &judgement{plan: pl, pr: pr, docs: map[string]docInfo{}, spaces: map[spaceKey]*space{}, modelSets: map[bool][]model{}}
+	for i, d := range pr.Identity {
+		j.docs[marker("identity#"+strconv.Itoa(i))] = docInfo{doc: d, layer: "identity"}
+	}
+	if pr.Boundary != nil {
+		j.docs[marker("boundary")] = docInfo{doc: *pr.Boundary, layer: "boundary"}
+	}
+	// SCPs do not apply to service-linked roles.
+	if !pr.ServiceLinked() {
+		for name, d := range pl.scpDocs {
+			j.docs[name] = d
+		}
+	}
+	j.allowed = pl.policy.PrincipalAllowed(pr.ARN)
+	j.exempt = pl.policy.PrincipalExempt(pr.ARN)
+	return j
+}
+
+// compile compiles the principal's policies and prepares its candidates.
+// An invalid document is an error naming it.
+func (j *judgement) compile() error {
+	pl, pr := j.plan, j.pr
 	var raw []iampolicy.Document
 	for i, d := range pr.Identity {
-		name := "identity#" + strconv.Itoa(i)
+		name := marker("identity#" + strconv.Itoa(i))
 		c, err := iameval.Compile(name, d.Policy)
 		if err != nil {
-			return nil, fmt.Errorf("policy %s: %w", d.Name, err)
+			return fmt.Errorf("policy %s: %s", d.Name, strings.ReplaceAll(err.Error(), name, d.Name))
 		}
-		j.docs[name] = docInfo{doc: d, layer: "identity"}
 		j.set.Identity = append(j.set.Identity, c)
 		raw = append(raw, d.Policy)
 	}
 	if pr.Boundary != nil {
-		c, err := iameval.Compile("boundary", pr.Boundary.Policy)
+		c, err := iameval.Compile(marker("boundary"), pr.Boundary.Policy)
 		if err != nil {
-			return nil, fmt.Errorf("permissions boundary %s: %w", pr.Boundary.Name, err)
+			return fmt.Errorf("permissions boundary %s: %s", pr.Boundary.Name, strings.ReplaceAll(err.Error(), marker("boundary"), pr.Boundary.Name))
 		}
-		j.docs["boundary"] = docInfo{doc: *pr.Boundary, layer: "boundary"}
 		j.set.Boundary = []*iameval.Policy{c}
 		raw = append(raw, pr.Boundary.Policy)
 	}
-	// SCPs do not apply to service-linked roles.
 	if !pr.ServiceLinked() {
 		j.set.SCPs = pl.scpSet
-		for name, d := range pl.scpDocs {
-			j.docs[name] = d
-		}
 		for _, lvl := range pl.scps.Levels {
 			for _, d := range lvl {
 				raw = append(raw, d.Policy)
@@ -98,25 +124,12 @@ func (pl *plan) newJudgement(pr Principal) (*judgement, error) {
 	}
 	j.pt = collectPatterns(raw)
 	j.base = j.principalContext()
-	j.regions = j.regionReps(pl.regions)
-	j.dests = map[string][]string{}
-	j.sources = j.sourceReps()
+	j.main = newView(j.set)
+	j.sources = j.sourceClasses(false)
 	j.undecidedFns = map[[2]bool]func(string) bool{}
 	j.contexts = map[string]iameval.Context{}
 	j.concretes = map[string][]string{}
-	j.reach = map[string]bool{}
-	j.allowed = pl.policy.PrincipalAllowed(pr.ARN)
-	return j, nil
-}
-
-// destinations returns the destination classes of a geography's profiles.
-func (j *judgement) destinations(geo string) []string {
-	d, ok := j.dests[geo]
-	if !ok {
-		d = j.regionReps(export.Destinations(geo, j.plan.regions))
-		j.dests[geo] = d
-	}
-	return d
+	return nil
 }
 
 // principalContext holds the condition keys the principal's requests carry
@@ -200,32 +213,11 @@ func (j *judgement) withPrincipal(r iameval.Request, src source) iameval.Request
 	return r
 }
 
-// decide evaluates a request once per principal.
-func (j *judgement) decide(key string, r iameval.Request) iameval.Result {
-	if res, ok := j.memo[key]; ok {
-		return res
-	}
-	res := j.set.Decide(r)
-	j.memo[key] = res
-	return res
-}
-
-// evaluate decides every request of c: the call is allowed when all are.
-func (j *judgement) evaluate(c *call) {
-	c.dec = iameval.True
-	for i, r := range c.reqs {
-		c.dec = iameval.And(c.dec, j.decide(c.keys[i], r).Decision)
-		if c.dec == iameval.False {
-			return
-		}
-	}
-}
-
 // results returns the decision of each request of c.
 func (j *judgement) results(c *call) []iameval.Result {
 	out := make([]iameval.Result, len(c.reqs))
 	for i, r := range c.reqs {
-		out[i] = j.decide(c.keys[i], r)
+		out[i] = j.main.decide(c.keys[i], r)
 	}
 	return out
 }
@@ -297,341 +289,6 @@ func sourceKey(src source) string {
 		return "svc:" + src.service
 	}
 	return src.ip.String() + "@" + src.vpce
-}
-
-// cell is a candidate invocation without its source: an operation on a
-// model, directly (geo "") or through a profile, called in region and
-// (for a geographic profile) run in inference.
-type cell struct {
-	op                     string
-	m                      model
-	region, inference, geo string
-}
-
-// resources returns the ARNs the cell's requests are authorised on.
-func (j *judgement) resources(c cell) []string {
-	switch c.geo {
-	case "":
-		return []string{fmARN(c.region, c.m.id)}
-	case "global":
-		return []string{profileARN(c.region, j.account(), "global."+c.m.id), fmARN("", c.m.id)}
-	}
-	return []string{profileARN(c.region, j.account(), c.geo+"."+c.m.id), fmARN(c.inference, c.m.id)}
-}
-
-// reachable reports whether IAM could allow the cell's calls at all
-// (conditions aside), cached per principal.
-func (j *judgement) reachable(c cell) bool {
-	action := export.InvokeAction(c.op)
-	for _, r := range j.resources(c) {
-		key := action + "|" + r
-		ok, seen := j.reach[key]
-		if !seen {
-			ok = j.set.Reachable(action, r)
-			j.reach[key] = ok
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-// invocation builds, classifies and evaluates one candidate invocation.
-func (j *judgement) invocation(c cell, src source) *call {
-	inference := c.inference
-	if c.geo == "" {
-		inference = c.region
-	}
-	ev := j.invocationEvent(c.op, c.region, inference, c.m, c.geo, src)
-	out := &call{ev: ev, family: c.m.family}
-	sk := sourceKey(src)
-	out.violates = j.classify(&out.ev, classKey{op: c.op, model: c.m.id, geo: c.geo, region: c.region, inference: c.inference, source: sk})
-	for _, r := range export.Requests(&out.ev) {
-		region := r.Context["aws:requestedregion"]
-		profile := r.Context["bedrock:inferenceprofilearn"]
-		key := r.Action + "|" + r.Resource + "|" + strings.Join(region, ",") + "|" + sk + "|" + strings.Join(profile, ",")
-		out.reqs = append(out.reqs, j.withPrincipal(r, src))
-		out.keys = append(out.keys, key)
-	}
-	j.evaluate(out)
-	return out
-}
-
-// cells enumerates the candidate invocations without their source: every
-// operation class × model class, called directly in each region class,
-// through each geographic profile callable there (to each destination
-// class), and through a global profile.
-func (j *judgement) cells() []cell {
-	if j.models == nil {
-		j.models = j.modelReps(j.regions)
-		j.ops = j.operationReps()
-	}
-	var out []cell
-	for _, op := range j.ops {
-		for _, m := range j.models {
-			for _, r := range j.regions {
-				out = append(out, cell{op: op, m: m, region: r})
-			}
-			for _, r := range j.regions {
-				for _, geo := range export.Geographies(r) {
-					for _, d := range j.destinations(geo) {
-						out = append(out, cell{op: op, m: m, region: r, inference: d, geo: geo})
-					}
-				}
-				out = append(out, cell{op: op, m: m, region: r, geo: "global"})
-			}
-		}
-	}
-	return out
-}
-
-// invocations builds every candidate invocation IAM could allow — the
-// cells whose requests some Allow matches, from each source class — and
-// keeps the others (certainly denied, whatever the source) aside in
-// j.pruned, built only if a verdict needs a refused example.
-func (j *judgement) invocations() []*call {
-	var calls []*call
-	for _, c := range j.cells() {
-		if !j.reachable(c) {
-			j.pruned = append(j.pruned, c)
-			continue
-		}
-		for _, src := range j.sources {
-			calls = append(calls, j.invocation(c, src))
-		}
-	}
-	return calls
-}
-
-// prunedCall returns the first certainly-denied invocation that forbidden
-// selects, built and evaluated, or nil.
-func (j *judgement) prunedCall(forbidden func(*call) bool) *call {
-	for _, c := range j.pruned {
-		for _, src := range j.sources {
-			if x := j.invocation(c, src); forbidden(x) {
-				return x
-			}
-		}
-	}
-	return nil
-}
-
-// judge returns the principal's verdict in every judged dimension.
-func (j *judgement) judge() []VerdictReport {
-	var inv []*call
-	needInvocations := false
-	for _, d := range j.plan.dims {
-		if d.invocation() {
-			needInvocations = true
-		}
-	}
-	if needInvocations {
-		inv = j.invocations()
-	}
-	var out []VerdictReport
-	calls := map[string][]*call{}
-	for _, d := range j.plan.dims {
-		var v VerdictReport
-		switch {
-		case d.ID == DimModels:
-			calls[d.ID] = inv
-			v = j.modelsVerdict(d, inv)
-		case d.invocation():
-			calls[d.ID] = inv
-			v = j.verdict(d, inv, func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, true, j.prunedCall)
-		case d.ID == DimAPIKeys:
-			calls[d.ID] = j.apiKeyCalls()
-			v = j.verdict(d, calls[d.ID], func(*call) bool { return true }, false, nil)
-		default:
-			calls[d.ID] = j.controlCalls(d)
-			v = j.verdict(d, calls[d.ID], func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, false, nil)
-		}
-		out = append(out, v)
-	}
-	j.fixes(out, calls)
-	return out
-}
-
-// modelsVerdict judges each family (models.deny pattern, unlisted) and
-// gives the worst as the dimension's verdict, with that family's example.
-// A family has no compliant call — every call to an opus model breaks
-// "*opus*" — so a family is allowed, unknown or denied, never restricted.
-func (j *judgement) modelsVerdict(d Dimension, calls []*call) VerdictReport {
-	var fams []string
-	fams = append(fams, j.plan.policy.Models.Deny...)
-	if len(j.plan.policy.Models.Allow) > 0 {
-		fams = append(fams, familyUnlisted)
-	}
-	var worst *VerdictReport
-	var families []FamilyVerdict
-	for _, f := range fams {
-		v := j.verdict(d, calls, func(c *call) bool {
-			_, flagged := c.violates[d.Rule]
-			return flagged && c.family == f
-		}, false, j.prunedCall)
-		fv := FamilyVerdict{Family: f, Verdict: v.Verdict}
-		if v.Verdict == Allowed || v.Verdict == Unknown {
-			fv.Model = v.Example.Model
-		}
-		families = append(families, fv)
-		if worst == nil || v.Verdict.rank() > worst.Verdict.rank() {
-			vv := v
-			worst = &vv
-		}
-	}
-	if worst == nil {
-		return j.verdict(d, calls, func(c *call) bool { _, ok := c.violates[d.Rule]; return ok }, true, j.prunedCall)
-	}
-	worst.Families = families
-	if worst.Verdict == Allowed {
-		var names []string
-		for _, f := range families {
-			if f.Verdict == Allowed {
-				names = append(names, quoteFamily(f.Family))
-			}
-		}
-		worst.Summary += " (families allowed: " + strings.Join(names, ", ") + ")"
-	}
-	return *worst
-}
-
-func quoteFamily(f string) string {
-	if f == familyUnlisted {
-		return f
-	}
-	return strconv.Quote(f)
-}
-
-// verdict aggregates calls for dimension d: forbidden selects the calls
-// detection flags for it; canComply says a principal making only the other
-// calls is "restricted" rather than "denied".
-//
-// fallback, when set, finds a refused forbidden call among those not built
-// (the invocations IAM certainly denies), for the example of a restricted
-// or denied verdict.
-func (j *judgement) verdict(d Dimension, calls []*call, forbidden func(*call) bool, canComply bool, fallback func(func(*call) bool) *call) VerdictReport {
-	_, sev := j.plan.policy.Rule(d.Rule)
-	v := VerdictReport{Dimension: d.ID, Rule: d.Rule, Severity: string(sev)}
-	var firstAllowed, firstUnknown, firstRefused, compliant *call
-	for _, c := range calls {
-		if !forbidden(c) {
-			if canComply && compliant == nil && c.dec != iameval.False {
-				compliant = c
-			}
-			continue
-		}
-		// The example shown is the call that breaks the fewest other
-		// rules: a region finding is shown with an allowed model.
-		switch c.dec {
-		case iameval.True:
-			if firstAllowed == nil || len(c.violates) < len(firstAllowed.violates) {
-				firstAllowed = c
-			}
-		case iameval.Unknown:
-			if firstUnknown == nil || len(c.violates) < len(firstUnknown.violates) {
-				firstUnknown = c
-			}
-		default:
-			if firstRefused == nil {
-				firstRefused = c
-			}
-		}
-	}
-	switch {
-	case firstAllowed != nil:
-		v.Verdict = Allowed
-		v.Example = j.describe(firstAllowed, d)
-		for _, r := range j.results(firstAllowed) {
-			for _, g := range r.Grants {
-				v.Grants = appendStatement(v.Grants, j.statementOf(g))
-			}
-		}
-		v.Summary = "can " + j.phrase(firstAllowed, d)
-	case firstUnknown != nil:
-		v.Verdict = Unknown
-		v.Example = j.describe(firstUnknown, d)
-		for _, r := range j.results(firstUnknown) {
-			v.Undecided = append(v.Undecided, r.Undecided...)
-			for _, g := range append(append([]iameval.StatementRef{}, r.Grants...), r.GrantsUnknown...) {
-				v.Grants = appendStatement(v.Grants, j.statementOf(g))
-			}
-		}
-		v.Undecided = dedupeStrings(v.Undecided)
-		v.Summary = "may " + j.phrase(firstUnknown, d) + ", depending on " + undecidedKeys(v.Undecided)
-	default:
-		refused := j.closestRefused(calls, forbidden, compliant)
-		if refused == nil {
-			refused = firstRefused
-		}
-		if refused == nil && fallback != nil {
-			refused = fallback(forbidden)
-		}
-		v.Verdict = Denied
-		if compliant != nil {
-			v.Verdict = Restricted
-		}
-		if refused != nil {
-			v.Example = j.describe(refused, d)
-			for _, r := range j.results(refused) {
-				if r.Decision != iameval.False {
-					continue
-				}
-				v.Reason = j.reason(r)
-				for _, dn := range r.Denies {
-					v.Blocks = appendStatement(v.Blocks, j.statementOf(dn))
-				}
-				break
-			}
-		}
-		if v.Verdict == Restricted {
-			v.Summary = "can " + d.verb() + " only as the policy allows"
-			if refused != nil {
-				v.Summary += "; " + j.callPhrase(refused) + " is refused (" + v.Reason + ")"
-			}
-		} else {
-			v.Summary = "cannot " + d.verb()
-			if v.Reason != "" {
-				v.Summary += " (" + v.Reason + ")"
-			}
-		}
-	}
-	return v
-}
-
-// closestRefused returns a forbidden, refused call that differs from the
-// compliant one as little as possible: the same operation, model and form,
-// so that the restriction shown is the dimension's own.
-func (j *judgement) closestRefused(calls []*call, forbidden func(*call) bool, compliant *call) *call {
-	if compliant == nil {
-		return nil
-	}
-	best, bestScore := (*call)(nil), -1
-	for _, c := range calls {
-		if !forbidden(c) || c.dec != iameval.False {
-			continue
-		}
-		score := 0
-		if c.ev.Name == compliant.ev.Name {
-			score++
-		}
-		if c.ev.Model.Base == compliant.ev.Model.Base {
-			score++
-		}
-		if c.ev.Model.Geography == compliant.ev.Model.Geography {
-			score++
-		}
-		if c.ev.Region == compliant.ev.Region {
-			score++
-		}
-		if sourceKeyOf(c.ev) == sourceKeyOf(compliant.ev) {
-			score++
-		}
-		if score > bestScore {
-			best, bestScore = c, score
-		}
-	}
-	return best
 }
 
 func sourceKeyOf(ev normalize.Event) string {
@@ -725,7 +382,13 @@ func (j *judgement) phrase(c *call, d Dimension) string {
 		return c.ev.Name + " in " + c.ev.Region + " (" + d.Rule + ")"
 	}
 	s := j.callPhrase(c)
-	if reason := c.violates[d.Rule]; reason != "" {
+	reason := c.violates[d.Rule]
+	if d.ID == DimPrincipals {
+		// The detector's reason names the principal; classifications are
+		// shared between principals.
+		reason = "principal " + markerARN + " matches no principals.allow pattern"
+	}
+	if reason != "" {
 		s += ": " + reason
 	}
 	return s
@@ -777,7 +440,7 @@ func (j *judgement) apiKeyCalls() []*call {
 			c := &call{ev: normalize.Event{Name: "CreateServiceSpecificCredential", Region: "us-east-1"}, dim: DimAPIKeys,
 				reqs: []iameval.Request{r}, keys: []string{"apikey|" + t + "|" + sourceKey(src)}}
 			j.setSource(&c.ev, src)
-			j.evaluate(c)
+			c.dec = j.main.tri(c)
 			calls = append(calls, c)
 		}
 	}

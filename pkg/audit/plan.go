@@ -3,6 +3,7 @@ package audit
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,6 +45,15 @@ type plan struct {
 
 	witnesses sync.Map // [2]string → witnessResult
 
+	// shared holds verdicts computed once for principals with the same
+	// Bedrock-relevant policies (see render.go).
+	sharedMu sync.Mutex
+	shared   map[string]*shared
+
+	// closing caches exportedCloses.
+	closingMu sync.Mutex
+	closing   map[closingKey]*closingEntry
+
 	classMu sync.RWMutex
 	classes map[classKey]classification
 }
@@ -80,6 +90,8 @@ func newPlan(p *policy.Policy, account, orgID string, scps SCPs, now time.Time) 
 		exportDoc: map[export.Kind]iampolicy.Document{},
 		exportErr: map[export.Kind]string{},
 		classes:   map[classKey]classification{},
+		closing:   map[closingKey]*closingEntry{},
+		shared:    map[string]*shared{},
 	}
 	judging, err := withoutExemptions(p)
 	if err != nil {
@@ -96,10 +108,10 @@ func newPlan(p *policy.Policy, account, orgID string, scps SCPs, now time.Time) 
 		for li, lvl := range scps.Levels {
 			var compiled []*iameval.Policy
 			for di, d := range lvl {
-				name := fmt.Sprintf("scp#%d.%d", li, di)
+				name := marker(fmt.Sprintf("scp#%d.%d", li, di))
 				c, err := iameval.Compile(name, d.Policy)
 				if err != nil {
-					return nil, fmt.Errorf("SCP %s: %w", d.Name, err)
+					return nil, fmt.Errorf("SCP %s: %s", d.Name, strings.ReplaceAll(err.Error(), name, d.Name))
 				}
 				pl.scpDocs[name] = docInfo{doc: d, layer: "scp"}
 				compiled = append(compiled, c)
@@ -169,4 +181,97 @@ func (pl *plan) witness(a, b string) (string, bool) {
 	s, ok := glob.Witness(a, b, 'x')
 	pl.witnesses.Store(key, witnessResult{s, ok})
 	return s, ok
+}
+
+type closingKey struct {
+	kind            export.Kind
+	dim             string
+	allowed, exempt bool
+}
+
+type closingEntry struct {
+	once   sync.Once
+	closes bool
+}
+
+// exportedCloses reports whether the exported boundary (or SCP) refuses
+// every forbidden call of dimension d, whatever the principal's identity
+// policies: it is checked once, on a principal allowed everything, which
+// no identity policy can exceed (its Allow covers all and a Deny only
+// takes away). The principal's place in principals.allow and
+// principals.exempt is the only thing of it the exported documents read.
+func (pl *plan) exportedCloses(kind export.Kind, d Dimension, allowed, exempt bool) bool {
+	exp := pl.exported[kind]
+	if exp == nil {
+		return false
+	}
+	k := closingKey{kind: kind, dim: d.ID, allowed: allowed, exempt: exempt}
+	pl.closingMu.Lock()
+	e, ok := pl.closing[k]
+	if !ok {
+		e = &closingEntry{}
+		pl.closing[k] = e
+	}
+	pl.closingMu.Unlock()
+	e.once.Do(func() { e.closes = pl.checkExported(kind, d, allowed, exempt) })
+	return e.closes
+}
+
+// checkExported judges a principal allowed everything under the exported
+// document.
+func (pl *plan) checkExported(kind export.Kind, d Dimension, allowed, exempt bool) bool {
+	name := "warden-audit-probe"
+	if !allowed {
+		name = "warden-audit-probe-outside-principals-allow"
+	}
+	arn := "arn:aws:iam::" + pl.account + ":role/" + name
+	if exempt || !allowed {
+		// A representative ARN of the class: one of the policy's own
+		// patterns, where it is a concrete ARN.
+		for _, list := range [][]string{pl.policy.Principals.Exempt, pl.policy.Principals.Allow} {
+			for _, pat := range list {
+				if w, ok := pl.witness(pat, "arn:aws:iam::*:role/?*"); ok && pl.policy.PrincipalExempt(w) == exempt && pl.policy.PrincipalAllowed(w) == allowed {
+					arn = w
+				}
+			}
+		}
+		if pl.policy.PrincipalExempt(arn) != exempt || pl.policy.PrincipalAllowed(arn) != allowed {
+			return false // no representative: not verified
+		}
+	}
+	all := Document{Name: "allow everything", Source: SourceInline, Policy: iampolicy.Document{Version: iampolicy.Version2012,
+		Statement: iampolicy.Statements{{Effect: iampolicy.Allow, Action: iampolicy.StringList{"*"}, Resource: iampolicy.StringList{"*"}}}}}
+	probe := Principal{ARN: arn, Name: name, Path: "/", Kind: KindRole, Account: pl.account, Tags: map[string]string{}, Identity: []Document{all}}
+	doc := Document{Name: "exported " + string(kind), Source: SourceExported, Policy: pl.exportDoc[kind]}
+	scps := pl.scps
+	if kind == export.Boundary {
+		probe.Boundary = &doc
+	}
+	j, err := pl.newJudgement(probe)
+	if err != nil {
+		return false
+	}
+	if kind == export.SCP {
+		j.set.SCPs = append(append([][]*iameval.Policy{}, j.set.SCPs...), []*iameval.Policy{pl.exported[export.SCP], fullAccess})
+		j.main = newView(j.set)
+		j.pt = collectPatterns(append(rawDocs(probe, scps), doc.Policy))
+	}
+	return !j.opens(d, j.main, forbiddenBy(d))
+}
+
+// rawDocs returns the documents a principal is judged with.
+func rawDocs(p Principal, scps SCPs) []iampolicy.Document {
+	var out []iampolicy.Document
+	for _, d := range p.Identity {
+		out = append(out, d.Policy)
+	}
+	if p.Boundary != nil {
+		out = append(out, p.Boundary.Policy)
+	}
+	for _, lvl := range scps.Levels {
+		for _, d := range lvl {
+			out = append(out, d.Policy)
+		}
+	}
+	return out
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
@@ -110,6 +111,8 @@ type VerdictReport struct {
 	// "unlisted".
 	Families []FamilyVerdict `json:"families,omitempty" desc:"models only: one verdict per models.deny pattern and for unlisted models"`
 	Fix      *Fix            `json:"fix,omitempty" desc:"the smallest change that closes an allowed verdict"`
+	// open is the allowed example, for the fix.
+	open *call
 }
 
 // FamilyVerdict is the models verdict for one family.
@@ -152,6 +155,9 @@ func (s Statement) String() string {
 		st = "statement \"" + s.Sid + "\" (#" + strconv.Itoa(s.Index+1) + ")"
 	}
 	out := st + " of " + s.Policy
+	if strings.HasPrefix(s.Policy, "\x00") {
+		return out // a marker, rendered with where the document comes from
+	}
 	switch {
 	case s.Group != "":
 		out += " (group " + s.Group + ")"
@@ -221,12 +227,13 @@ func sortByRisk(ps []PrincipalReport) {
 	})
 }
 
-// statementOf turns an evaluator reference into a report statement, with
-// what the audit knows of the document.
+// statementOf turns an evaluator reference into a report statement. The
+// policy stays a marker until the verdicts are rendered for a principal
+// (render.go).
 func (j *judgement) statementOf(r iameval.StatementRef) Statement {
 	s := Statement{Policy: r.Policy, Index: r.Index, Sid: r.Sid, Effect: r.Effect, Layer: "identity"}
 	if d, ok := j.docs[r.Policy]; ok {
-		s.Policy, s.PolicyARN, s.Source, s.Group, s.Layer = d.doc.Name, d.doc.ARN, d.doc.Source, d.doc.Group, d.layer
+		s.Layer = d.layer
 	}
 	return s
 }

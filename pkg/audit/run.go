@@ -217,13 +217,14 @@ func (pl *plan) report(pr Principal) PrincipalReport {
 			out.Status, out.Why = StatusProtected, "carries the tag "+tag+": remediation never touches it"
 		}
 	}
-	j, err := pl.newJudgement(pr)
+	j := pl.shell(pr)
+	raw, err := pl.verdictsFor(j)
 	if err != nil {
 		out.Error = err.Error()
 		out.Risk = "unknown"
 		return out
 	}
-	out.Verdicts = j.judge()
+	out.Verdicts = j.render(raw)
 	out.Risk, out.Exceeds = severityOf(out.Verdicts)
 	return out
 }

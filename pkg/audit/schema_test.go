@@ -87,6 +87,9 @@ func TestReportMatchesSchema(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if bytes.Contains(b, []byte(`\u0000`)) {
+			t.Errorf("a marker leaked into the report: %s", b)
+		}
 		var v any
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatal(err)

@@ -419,3 +419,28 @@ func (s *statement) coversResourceLoose(req *Request) bool {
 	}
 	return false
 }
+
+// AllowsAction reports whether some request for action could be allowed:
+// every layer has an Allow statement covering the action, resources and
+// conditions aside. False means every request for it is denied.
+func (s Set) AllowsAction(action string) bool {
+	has := func(pols []*Policy) bool {
+		for _, p := range pols {
+			for _, st := range p.stmts {
+				if st.allow && st.coversAction(action) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if !has(s.Identity) || (s.Boundary != nil && !has(s.Boundary)) {
+		return false
+	}
+	for _, lvl := range s.SCPs {
+		if !has(lvl) {
+			return false
+		}
+	}
+	return true
+}

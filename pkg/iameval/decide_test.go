@@ -265,3 +265,17 @@ func TestReachableNeverHidesAnAllow(t *testing.T) {
 		}
 	})
 }
+
+func TestAllowsAction(t *testing.T) {
+	invoke := compiled(t, "invoke", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"bedrock:Invoke*","Resource":"arn:aws:bedrock:*::foundation-model/amazon.*"}]}`)
+	denyAll := compiled(t, "deny", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*"}]}`)
+	if !(Set{Identity: []*Policy{invoke}}).AllowsAction("bedrock:InvokeModel") {
+		t.Error("Invoke* covers InvokeModel")
+	}
+	if (Set{Identity: []*Policy{invoke}}).AllowsAction("bedrock:DeleteGuardrail") {
+		t.Error("Invoke* does not cover DeleteGuardrail")
+	}
+	if (Set{Identity: []*Policy{invoke}, Boundary: []*Policy{denyAll}}).AllowsAction("bedrock:InvokeModel") {
+		t.Error("a boundary without an allow allows nothing")
+	}
+}
