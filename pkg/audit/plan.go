@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bedrock-warden/warden/pkg/export"
@@ -49,6 +50,7 @@ type plan struct {
 	// Bedrock-relevant policies (see render.go).
 	sharedMu sync.Mutex
 	shared   map[string]*shared
+	computed atomic.Int64 // verdict computations (principals judged, not shared)
 
 	// closing caches exportedCloses.
 	closingMu sync.Mutex

@@ -125,6 +125,7 @@ type shared struct {
 // share key (j is a shell: it is compiled only when it computes).
 func (pl *plan) verdictsFor(j *judgement) ([]VerdictReport, error) {
 	compute := func() ([]VerdictReport, error) {
+		pl.computed.Add(1)
 		if err := j.compile(); err != nil {
 			return nil, err
 		}

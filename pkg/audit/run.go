@@ -50,6 +50,10 @@ type RunStats struct {
 	// Judge is the time spent evaluating, summed over principals (reading
 	// IAM excluded).
 	Judge time.Duration
+	// Computed counts the principals whose verdicts were computed; the
+	// others shared the verdicts of one with the same Bedrock-relevant
+	// policies.
+	Computed int
 }
 
 // Run lists the principals, reads the SCPs, then reads and judges every
@@ -171,6 +175,7 @@ feed:
 	sortByRisk(rep.Apart)
 	rep.Summary = summarise(rep)
 	rep.Stats.Principals = len(rep.Principals) + len(rep.Apart)
+	rep.Stats.Computed = int(pl.computed.Load())
 	rep.Stats.Elapsed = time.Since(start)
 	return rep, runErr
 }
