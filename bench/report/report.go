@@ -501,7 +501,7 @@ func writeAudit(p func(string, ...any), r *Results) {
 		p("| evaluator per distinct Bedrock-relevant policy set | %s |\n", per.Round(time.Microsecond))
 	}
 	p("| evaluator inside the run (summed over the %d workers, with I/O waits around it) | %s |\n", a.Workers, a.JudgeInRun.Round(time.Millisecond))
-	p("| verdicts | %d of %d principals exceed the default policy (%s) |\n\n", a.Summary.Exceeding, a.Summary.Principals, riskList(a.Summary.ByRisk))
+	p("| verdicts | %s of %s principals exceed the default policy (%s) |\n\n", thousands(a.Summary.Exceeding), thousands(a.Summary.Principals), riskList(a.Summary.ByRisk))
 	p("Roles whose Bedrock-relevant statements are the same (the templates here) are judged once and their verdicts rendered for each (names of policies and roles put back in); statements that cannot touch an audited action (the per-role S3 and SQS grants) do not count. The judgement of a distinct policy set is the figure that grows with an account's variety.\n\n")
 }
 

@@ -33,11 +33,16 @@
 //   - denied: it cannot make them at all.
 //
 // Candidates are representatives: two regions, addresses or model ids that
-// every pattern of the principal's documents and of the policy treats
-// alike are judged once. A model id is found where a policy family and a
-// Resource pattern of the principal's documents meet (glob.Witness), so a
-// grant on "anthropic.claude-opus-5*" is caught although no such model
-// existed when the audit was written.
+// every Resource list and condition test of the principal's documents (and,
+// on the dimension's own axis, the policy) treats alike are judged once.
+// Besides a list of real model ids, each Resource pattern contributes its
+// shortest instance, so a grant on "anthropic.claude-opus-5*" is caught
+// although no such model existed when the audit was written. Each
+// dimension is searched on its own, stopping at the first forbidden call
+// IAM allows; calls no Allow statement can reach (iameval.Set.Reachable)
+// are never built. Principals whose Bedrock-relevant statements are the
+// same — roles made from one template — are judged once and the verdicts
+// rendered for each (render.go).
 package audit
 
 import (
