@@ -256,6 +256,19 @@ var reviewed = map[string][]string{
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "sqs:SendMessage", "kms:GenerateMac",
 	},
+	// Read-only IAM and Organizations: the audit never writes IAM.
+	"posture": {
+		"logs:CreateLogStream", "logs:PutLogEvents",
+		"iam:ListRoles", "iam:ListUsers", "iam:GetRole", "iam:GetUser",
+		"iam:ListAttachedRolePolicies", "iam:ListAttachedUserPolicies", "iam:ListAttachedGroupPolicies",
+		"iam:ListRolePolicies", "iam:ListUserPolicies", "iam:ListGroupPolicies",
+		"iam:GetRolePolicy", "iam:GetUserPolicy", "iam:GetGroupPolicy", "iam:ListGroupsForUser",
+		"iam:GetPolicy", "iam:GetPolicyVersion",
+		"organizations:DescribeOrganization", "organizations:ListRoots", "organizations:ListParents",
+		"organizations:ListPoliciesForTarget", "organizations:DescribePolicy",
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:BatchWriteItem",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "kms:GenerateMac",
+	},
 }
 
 // TestRolesWithinReviewedList checks every Allow of every function role

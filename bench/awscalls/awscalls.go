@@ -272,8 +272,9 @@ type Moto struct {
 }
 
 // StartMoto starts moto_server on a free port of 127.0.0.1 and waits until
-// it answers (30 s at most). Stop it with Stop.
-func StartMoto(ctx context.Context) (*Moto, error) {
+// it answers (30 s at most); env adds KEY=VALUE settings to its environment
+// (e.g. MOTO_IAM_LOAD_MANAGED_POLICIES=true). Stop it with Stop.
+func StartMoto(ctx context.Context, env ...string) (*Moto, error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
 		return nil, fmt.Errorf("moto_server not on PATH (pip install 'moto[server]'): %w", err)
@@ -285,7 +286,7 @@ func StartMoto(ctx context.Context) (*Moto, error) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing")
+	cmd.Env = append(append(os.Environ(), "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing"), env...)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", err)
 	}

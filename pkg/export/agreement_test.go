@@ -156,7 +156,7 @@ func TestDetectionAndPreventionAgree(t *testing.T) {
 								flagged = append(flagged, f.Rule+": "+f.Reason)
 							}
 						}
-						reqs := requests(ev)
+						reqs := export.Requests(ev)
 						ok, reason := true, ""
 						for _, req := range reqs {
 							d, err := iameval.Authorize(req, pols)
@@ -264,68 +264,6 @@ func hopAllowed(p *policy.Policy, region string) bool {
 		return true
 	}
 	return slices.Contains(inf, region) || slices.Contains(p.Regions.Allow, region)
-}
-
-// requests returns the IAM requests Bedrock authorises for the call.
-func requests(ev *normalize.Event) []iameval.Request {
-	var action string
-	switch ev.Name {
-	case "InvokeModelWithResponseStream", "ConverseStream":
-		action = "bedrock:InvokeModelWithResponseStream"
-	case "StartAsyncInvoke":
-		action = "bedrock:StartAsyncInvoke"
-	default: // InvokeModel, Converse, InvokeModelWithBidirectionalStream
-		action = "bedrock:InvokeModel"
-	}
-	ctx := func(region string) iameval.Context {
-		c := iameval.Context{}
-		c.Set("aws:RequestedRegion", region)
-		if ev.Principal.ARN != "" {
-			c.Set("aws:PrincipalArn", ev.Principal.ARN)
-		}
-		cl := &ev.Caller
-		switch {
-		case cl.Service != "" || cl.Internal:
-			c.Set("aws:ViaAWSService", "true")
-		default:
-			c.Set("aws:ViaAWSService", "false")
-			ip := ""
-			if cl.IP.IsValid() {
-				ip = cl.IP.String()
-			}
-			if cl.VPCEndpointID != "" {
-				c.Set("aws:SourceVpce", cl.VPCEndpointID)
-				if ip != "" {
-					c.Set("aws:VpcSourceIp", ip)
-				}
-			} else if ip != "" {
-				c.Set("aws:SourceIp", ip)
-			}
-		}
-		return c
-	}
-	m := &ev.Model
-	if m.Kind == normalize.ModelFoundation {
-		return []iameval.Request{{Action: action, Resource: "arn:aws:bedrock:" + ev.Region + "::foundation-model/" + m.Base, Context: ctx(ev.Region)}}
-	}
-	acct := m.Account
-	if acct == "" {
-		acct = ev.Account
-	}
-	profile := "arn:aws:bedrock:" + ev.Region + ":" + acct + ":inference-profile/" + m.Geography + "." + m.Base
-	first := iameval.Request{Action: action, Resource: profile, Context: ctx(ev.Region)}
-	var hop iameval.Request
-	if m.Geography == "global" {
-		hop = iameval.Request{Action: action, Resource: "arn:aws:bedrock:::foundation-model/" + m.Base, Context: ctx("unspecified")}
-	} else {
-		dest := ev.Inference.Region
-		if dest == "" {
-			dest = ev.Region
-		}
-		hop = iameval.Request{Action: action, Resource: "arn:aws:bedrock:" + dest + "::foundation-model/" + m.Base, Context: ctx(dest)}
-	}
-	hop.Context.Set("bedrock:InferenceProfileArn", profile)
-	return []iameval.Request{first, hop}
 }
 
 // Generator of a seeded corpus of invocation records, spread over the

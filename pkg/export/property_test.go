@@ -110,7 +110,7 @@ func TestAgreementForRandomPolicies(t *testing.T) {
 					flagged = flagged || allowListRules[f.Rule]
 				}
 				ok := true
-				for _, req := range requests(ev) {
+				for _, req := range export.Requests(ev) {
 					d, err := iameval.Authorize(req, pols)
 					if err != nil {
 						t.Fatal(err)

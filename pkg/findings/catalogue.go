@@ -27,6 +27,7 @@ const (
 	RuleMonitorTampered           = "monitor-tampered"
 	RuleRemediationBreakerOpen    = "remediation-breaker-open"
 	RuleFindingRejected           = "finding-rejected"
+	RuleOverPermissioned          = "over-permissioned"
 )
 
 // RuleInfo describes a rule: its id, the severity it has unless the policy
@@ -63,6 +64,7 @@ var Catalogue = []RuleInfo{
 	{RuleMonitorTampered, Critical, "a part of the Bedrock Warden stack itself was changed or disabled"},
 	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},
 	{RuleFindingRejected, Critical, "the remediator, the sweeper or undo refused a message or ledger record that the stack did not seal (forged, altered or replayed): someone tried to make Bedrock Warden change IAM"},
+	{RuleOverPermissioned, High, "the weekly audit found a principal newly able to do what the policy forbids (a dimension changed to allowed since the last run)"},
 }
 
 // Lookup returns the catalogue entry for id.

@@ -6,20 +6,31 @@
 // deny.
 //
 // It is pure (no AWS SDK) and builds on pkg/iampolicy: Action/NotAction and
-// Resource/NotResource are matched by iampolicy.Statement, and this package
-// adds what iampolicy deliberately leaves out, the Condition element. The
-// condition operators implemented are the String, Arn, IpAddress, Bool,
-// Null and Date families, each with the ...IfExists suffix and the
-// ForAnyValue: and ForAllValues: set qualifiers. An operator outside them
-// is an error, never a silent match.
+// Resource/NotResource are matched as iampolicy.Statement matches them, and
+// this package adds the Condition element and policy variables
+// (${aws:username}, with defaults, in Resource and condition values of
+// 2012-10-17 documents). The condition operators implemented are the
+// String, Arn, IpAddress, Numeric, Date, Bool, Binary and Null families,
+// each with the ...IfExists suffix and the ForAnyValue: and ForAllValues:
+// set qualifiers. An operator outside them is an error, never a silent
+// match.
+//
+// Two ways in:
+//
+//   - Authorize and Evaluate judge a concrete request: a condition key the
+//     request does not carry is absent, as IAM sees it.
+//   - Set.Decide judges a request whose context is only partly known (the
+//     audit asks "could this principal …?"): keys that Request.Undecided
+//     names may have any value, so a condition on them can be neither true
+//     nor false. Decide answers in three-valued logic — True, False or
+//     Unknown — and says which statements granted or denied and which
+//     condition tests it could not decide.
 //
 // Principal and NotPrincipal elements are not evaluated: identity policies,
 // boundaries and SCPs have none.
 package iameval
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -30,8 +41,42 @@ import (
 // request context (condition keys and their values).
 type Request struct {
 	Action   string // e.g. "bedrock:InvokeModel"
-	Resource string // the ARN the action is authorised on
+	Resource string // the ARN the action is authorised on ("*" for actions without resource types)
 	Context  Context
+	// Defaults holds keys the request carries unless Context sets them:
+	// what every request of one principal shares, kept once instead of
+	// copied into each Context.
+	Defaults Context
+	// Undecided reports whether a condition key missing from Context may
+	// have a value in the real request, unknown to the caller: a test on
+	// it is then neither true nor false (Decide answers Unknown). Nil: a
+	// key missing from Context is absent from the request.
+	Undecided func(key string) bool
+}
+
+// undecided reports whether key is missing from the request's context
+// and may have a value.
+func (r *Request) undecided(key string) bool {
+	if r.Undecided == nil {
+		return false
+	}
+	lk := strings.ToLower(key)
+	if _, ok := r.get(lk); ok {
+		return false
+	}
+	return r.Undecided(lk)
+}
+
+// get returns the values of the lower-cased key lk, from Context, else
+// from Defaults.
+func (r *Request) get(lk string) ([]string, bool) {
+	if v := r.Context[lk]; len(v) > 0 {
+		return v, true
+	}
+	if v := r.Defaults[lk]; len(v) > 0 {
+		return v, true
+	}
+	return nil, false
 }
 
 // Context holds the request's condition keys. Keys compare without case, as
@@ -50,6 +95,15 @@ func (c Context) Set(key string, values ...string) Context {
 func (c Context) Get(key string) ([]string, bool) {
 	v := c[strings.ToLower(key)]
 	return v, len(v) > 0
+}
+
+// Clone returns a copy of c that can be changed without changing c.
+func (c Context) Clone() Context {
+	out := make(Context, len(c)+4)
+	for k, v := range c {
+		out[k] = v
+	}
+	return out
 }
 
 // Effect is the outcome of evaluating one set of policies.
@@ -81,56 +135,28 @@ func (e Effect) String() string {
 // else NotApplicable. An error (an unknown condition operator, a malformed
 // Condition element or IP range) names the document and statement.
 func Evaluate(req Request, docs ...iampolicy.Document) (Effect, error) {
-	out := NotApplicable
-	for di, d := range docs {
-		for si, st := range d.Statement {
-			ok, err := Applies(st, req)
-			if err != nil {
-				return NotApplicable, fmt.Errorf("document %d statement %d%s: %w", di, si, sidSuffix(st.Sid), err)
-			}
-			if !ok {
-				continue
-			}
-			switch st.Effect {
-			case iampolicy.Deny:
-				return Denied, nil
-			case iampolicy.Allow:
-				out = Allowed
-			default:
-				return NotApplicable, fmt.Errorf("document %d statement %d%s: effect %q is neither Allow nor Deny", di, si, sidSuffix(st.Sid), st.Effect)
-			}
-		}
+	pols, err := compileAll(docs)
+	if err != nil {
+		return NotApplicable, err
 	}
-	return out, nil
-}
-
-func sidSuffix(sid string) string {
-	if sid == "" {
-		return ""
+	l := evalLayer(&req, pols)
+	switch {
+	case len(l.denyTrue) > 0:
+		return Denied, nil
+	case len(l.allowTrue) > 0:
+		return Allowed, nil
 	}
-	return " (" + sid + ")"
+	return NotApplicable, nil
 }
 
 // Applies reports whether st covers req: its action and resource elements
 // match and every condition holds. The statement's Effect is not looked at.
 func Applies(st iampolicy.Statement, req Request) (bool, error) {
-	if !st.AppliesToAction(req.Action) || !st.AppliesToResource(req.Resource) {
-		return false, nil
-	}
-	conds, err := ParseConditions(st.Condition)
+	cs, err := compileStatement(st, true)
 	if err != nil {
 		return false, err
 	}
-	for _, c := range conds {
-		ok, err := c.Eval(req.Context)
-		if err != nil {
-			return false, err
-		}
-		if !ok {
-			return false, nil
-		}
-	}
-	return true, nil
+	return cs.applies(&req).Bool(), nil
 }
 
 // Policies are the policies that apply to one principal's request.
@@ -149,7 +175,7 @@ type Policies struct {
 	SCPs [][]iampolicy.Document
 }
 
-// Decision is the answer to a request.
+// Decision is the answer to a concrete request.
 type Decision struct {
 	Allowed bool
 	// Reason says which policy type decided: "explicit deny in identity
@@ -161,115 +187,38 @@ type Decision struct {
 // own account: an explicit deny anywhere denies; otherwise every SCP level,
 // the boundary (when set) and the identity policies must each allow.
 func Authorize(req Request, p Policies) (Decision, error) {
-	type layer struct {
-		name string
-		docs []iampolicy.Document
-	}
-	var layers []layer
-	for i, lvl := range p.SCPs {
-		layers = append(layers, layer{fmt.Sprintf("SCP level %d", i+1), lvl})
+	var s Set
+	var err error
+	if s.Identity, err = compileAll(p.Identity); err != nil {
+		return Decision{}, fmt.Errorf("identity policy: %w", err)
 	}
 	if p.Boundary != nil {
-		layers = append(layers, layer{"permissions boundary", p.Boundary})
+		if s.Boundary, err = compileAll(p.Boundary); err != nil {
+			return Decision{}, fmt.Errorf("permissions boundary: %w", err)
+		}
+		if s.Boundary == nil {
+			s.Boundary = []*Policy{}
+		}
 	}
-	layers = append(layers, layer{"identity policy", p.Identity})
-	effects := make([]Effect, len(layers))
-	for i, l := range layers {
-		e, err := Evaluate(req, l.docs...)
+	for i, lvl := range p.SCPs {
+		c, err := compileAll(lvl)
 		if err != nil {
-			return Decision{}, fmt.Errorf("%s: %w", l.name, err)
+			return Decision{}, fmt.Errorf("SCP level %d: %w", i+1, err)
 		}
-		if e == Denied {
-			return Decision{Reason: "explicit deny in " + l.name}, nil
-		}
-		effects[i] = e
+		s.SCPs = append(s.SCPs, c)
 	}
-	for i, l := range layers {
-		if effects[i] != Allowed {
-			return Decision{Reason: "no allow in " + l.name}, nil
-		}
-	}
-	return Decision{Allowed: true, Reason: "allowed"}, nil
+	r := s.Decide(req)
+	return Decision{Allowed: r.Decision == True, Reason: r.Reason}, nil
 }
 
-// ErrCondition marks a Condition element that cannot be evaluated.
-var ErrCondition = errors.New("condition")
-
-// Condition is one key test of a Condition element: the operator (with its
-// qualifier and IfExists suffix) applied to one key and its policy values.
-type Condition struct {
-	Operator string   // as written, e.g. "ForAnyValue:StringLikeIfExists"
-	Key      string   // as written, e.g. "aws:SourceIp"
-	Values   []string // policy values; booleans and numbers as their JSON text
-}
-
-// ParseConditions reads a Condition element ({"Operator": {"key": value or
-// [values]}}) into its tests, sorted by operator then key so that the order
-// is stable. An empty element gives none.
-func ParseConditions(raw json.RawMessage) ([]Condition, error) {
-	if len(strings.TrimSpace(string(raw))) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var block map[string]map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &block); err != nil {
-		return nil, fmt.Errorf("%w: want {\"Operator\": {\"key\": value}}: %w", ErrCondition, err)
-	}
-	var out []Condition
-	for op, keys := range block {
-		if _, err := parseOperator(op); err != nil {
+func compileAll(docs []iampolicy.Document) ([]*Policy, error) {
+	out := make([]*Policy, 0, len(docs))
+	for i, d := range docs {
+		p, err := Compile(fmt.Sprintf("document %d", i), d)
+		if err != nil {
 			return nil, err
 		}
-		for key, v := range keys {
-			vals, err := conditionValues(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s %s: %w", ErrCondition, op, key, err)
-			}
-			out = append(out, Condition{Operator: op, Key: key, Values: vals})
-		}
-	}
-	sortConditions(out)
-	return out, nil
-}
-
-func sortConditions(cs []Condition) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && less(cs[j], cs[j-1]); j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
-}
-
-func less(a, b Condition) bool {
-	if a.Operator != b.Operator {
-		return a.Operator < b.Operator
-	}
-	return a.Key < b.Key
-}
-
-// conditionValues accepts a string, boolean or number, or a list of them.
-func conditionValues(raw json.RawMessage) ([]string, error) {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		list = []json.RawMessage{raw}
-	}
-	out := make([]string, 0, len(list))
-	for _, item := range list {
-		var s string
-		if err := json.Unmarshal(item, &s); err == nil {
-			out = append(out, s)
-			continue
-		}
-		var b bool
-		if err := json.Unmarshal(item, &b); err == nil {
-			out = append(out, fmt.Sprint(b))
-			continue
-		}
-		var n json.Number
-		if err := json.Unmarshal(item, &n); err == nil {
-			out = append(out, n.String())
-			continue
-		}
-		return nil, fmt.Errorf("value %s is not a string, boolean or number", item)
+		out = append(out, p)
 	}
 	return out, nil
 }

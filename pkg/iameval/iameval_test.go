@@ -83,6 +83,13 @@ func TestConditionOperators(t *testing.T) {
 		{"ForAllValues one outside", "ForAllValues:StringLike", "aws:TagKeys", []string{"team"}, ctx("aws:TagKeys", "team", "aws:TagKeys", "x"), false},
 		{"ForAllValues missing key is true", "ForAllValues:StringEquals", "aws:TagKeys", []string{"team"}, ctx(), true},
 		{"negated multi-value needs every value outside", "StringNotEquals", "k", []string{"a"}, ctx("k", "b", "k", "a"), false},
+		{"NumericLessThan", "NumericLessThan", "iam:ServiceSpecificCredentialAgeDays", []string{"31"}, ctx("iam:ServiceSpecificCredentialAgeDays", "30"), true},
+		{"NumericLessThan equal", "NumericLessThan", "k", []string{"30"}, ctx("k", "30"), false},
+		{"NumericLessThanEquals equal", "NumericLessThanEquals", "k", []string{"30"}, ctx("k", "30.0"), true},
+		{"NumericGreaterThan", "NumericGreaterThan", "aws:MultiFactorAuthAge", []string{"3600"}, ctx("aws:MultiFactorAuthAge", "7200"), true},
+		{"NumericNotEquals missing key is true", "NumericNotEquals", "k", []string{"1"}, ctx(), true},
+		{"NumericEquals non-number request value", "NumericEquals", "k", []string{"1"}, ctx("k", "one"), false},
+		{"BinaryEquals", "BinaryEquals", "k", []string{"QmluYXJ5"}, ctx("k", "QmluYXJ5"), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,7 +106,8 @@ func TestConditionOperators(t *testing.T) {
 
 func TestConditionErrors(t *testing.T) {
 	for _, c := range []Condition{
-		{Operator: "NumericLessThan", Key: "k", Values: []string{"1"}},
+		{Operator: "NumericLessThan", Key: "k", Values: []string{"one"}},
+		{Operator: "NumericLessThanOrSo", Key: "k", Values: []string{"1"}},
 		{Operator: "StringEqualz", Key: "k", Values: []string{"1"}},
 		{Operator: "ForAnyValue:Null", Key: "k", Values: []string{"true"}},
 		{Operator: "IpAddress", Key: "aws:SourceIp", Values: []string{"not-a-cidr"}},
@@ -116,7 +124,7 @@ func TestConditionErrors(t *testing.T) {
 }
 
 func TestParseConditions(t *testing.T) {
-	conds, err := ParseConditions([]byte(`{"StringEquals":{"aws:RequestedRegion":["us-east-1","eu-west-1"]},"Bool":{"aws:ViaAWSService":false},"NumericLessThanEquals":{"x":5}}`))
+	conds, err := ParseConditions([]byte(`{"StringEquals":{"aws:RequestedRegion":["us-east-1","eu-west-1"]},"Bool":{"aws:ViaAWSService":false},"NumericLessThanOrEquals":{"x":5}}`))
 	if err == nil {
 		t.Fatalf("unsupported operator accepted: %+v", conds)
 	}
@@ -175,7 +183,7 @@ func TestEvaluatePrecedence(t *testing.T) {
 	if e, err := Evaluate(other, allow); err != nil || e != NotApplicable {
 		t.Errorf("unrelated action = %v, %v", e, err)
 	}
-	bad := doc(t, `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericEquals":{"k":1}}}}`)
+	bad := doc(t, `{"Statement":{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericEqual":{"k":1}}}}`)
 	if _, err := Evaluate(other, bad); !errors.Is(err, ErrCondition) {
 		t.Errorf("unsupported operator: %v", err)
 	}

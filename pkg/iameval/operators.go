@@ -19,6 +19,10 @@ const (
 	allValues
 )
 
+// matcher reports whether a request value matches one policy value; g is
+// the policy value compiled as a wildcard pattern.
+type matcher func(reqValue, policyValue string, g glob.Pattern) bool
+
 // operator is a parsed condition operator.
 type operator struct {
 	qualifier setQualifier
@@ -26,34 +30,48 @@ type operator struct {
 	base      string
 	negated   bool
 	null      bool
-	match     func(reqValue, policyValue string) (bool, error)
+	match     matcher
+	// check validates a policy value (nil: any string).
+	check0 func(policyValue string) error
+	// vars: policy variables are substituted in this operator's values.
+	vars bool
 }
 
-// baseOperators maps each supported operator to its matcher and whether it
-// is the negation of that matcher.
+// baseOperators maps each supported operator to its matcher, whether it is
+// the negation of that matcher, how its policy values are checked, and
+// whether they may hold policy variables (String and Arn operators).
 var baseOperators = map[string]struct {
-	match   func(reqValue, policyValue string) (bool, error)
+	match   matcher
 	negated bool
+	check   func(string) error
+	vars    bool
 }{
-	"StringEquals":              {stringEquals, false},
-	"StringNotEquals":           {stringEquals, true},
-	"StringEqualsIgnoreCase":    {stringEqualsFold, false},
-	"StringNotEqualsIgnoreCase": {stringEqualsFold, true},
-	"StringLike":                {stringLike, false},
-	"StringNotLike":             {stringLike, true},
-	"ArnEquals":                 {arnLike, false},
-	"ArnLike":                   {arnLike, false},
-	"ArnNotEquals":              {arnLike, true},
-	"ArnNotLike":                {arnLike, true},
-	"IpAddress":                 {ipAddress, false},
-	"NotIpAddress":              {ipAddress, true},
-	"Bool":                      {boolEquals, false},
-	"DateEquals":                {dateCompare(func(c int) bool { return c == 0 }), false},
-	"DateNotEquals":             {dateCompare(func(c int) bool { return c == 0 }), true},
-	"DateLessThan":              {dateCompare(func(c int) bool { return c < 0 }), false},
-	"DateLessThanEquals":        {dateCompare(func(c int) bool { return c <= 0 }), false},
-	"DateGreaterThan":           {dateCompare(func(c int) bool { return c > 0 }), false},
-	"DateGreaterThanEquals":     {dateCompare(func(c int) bool { return c >= 0 }), false},
+	"StringEquals":              {stringEquals, false, nil, true},
+	"StringNotEquals":           {stringEquals, true, nil, true},
+	"StringEqualsIgnoreCase":    {stringEqualsFold, false, nil, true},
+	"StringNotEqualsIgnoreCase": {stringEqualsFold, true, nil, true},
+	"StringLike":                {stringLike, false, nil, true},
+	"StringNotLike":             {stringLike, true, nil, true},
+	"ArnEquals":                 {arnLike, false, checkARN, true},
+	"ArnLike":                   {arnLike, false, checkARN, true},
+	"ArnNotEquals":              {arnLike, true, checkARN, true},
+	"ArnNotLike":                {arnLike, true, checkARN, true},
+	"IpAddress":                 {ipAddress, false, checkIP, false},
+	"NotIpAddress":              {ipAddress, true, checkIP, false},
+	"Bool":                      {boolEquals, false, checkBool, false},
+	"BinaryEquals":              {stringEquals, false, nil, false},
+	"NumericEquals":             {numericCompare(func(c int) bool { return c == 0 }), false, checkNumber, false},
+	"NumericNotEquals":          {numericCompare(func(c int) bool { return c == 0 }), true, checkNumber, false},
+	"NumericLessThan":           {numericCompare(func(c int) bool { return c < 0 }), false, checkNumber, false},
+	"NumericLessThanEquals":     {numericCompare(func(c int) bool { return c <= 0 }), false, checkNumber, false},
+	"NumericGreaterThan":        {numericCompare(func(c int) bool { return c > 0 }), false, checkNumber, false},
+	"NumericGreaterThanEquals":  {numericCompare(func(c int) bool { return c >= 0 }), false, checkNumber, false},
+	"DateEquals":                {dateCompare(func(c int) bool { return c == 0 }), false, checkDate, false},
+	"DateNotEquals":             {dateCompare(func(c int) bool { return c == 0 }), true, checkDate, false},
+	"DateLessThan":              {dateCompare(func(c int) bool { return c < 0 }), false, checkDate, false},
+	"DateLessThanEquals":        {dateCompare(func(c int) bool { return c <= 0 }), false, checkDate, false},
+	"DateGreaterThan":           {dateCompare(func(c int) bool { return c > 0 }), false, checkDate, false},
+	"DateGreaterThanEquals":     {dateCompare(func(c int) bool { return c >= 0 }), false, checkDate, false},
 }
 
 // parseOperator splits "ForAnyValue:StringLikeIfExists" into its parts.
@@ -70,7 +88,7 @@ func parseOperator(op string) (operator, error) {
 		if o.qualifier != single {
 			return o, fmt.Errorf("%w: operator %q: Null takes no set qualifier", ErrCondition, op)
 		}
-		o.base, o.null = "Null", true
+		o.base, o.null, o.check0 = "Null", true, checkBool
 		return o, nil
 	}
 	if b, ok := strings.CutSuffix(rest, "IfExists"); ok {
@@ -78,10 +96,19 @@ func parseOperator(op string) (operator, error) {
 	}
 	bo, ok := baseOperators[rest]
 	if !ok {
-		return o, fmt.Errorf("%w: operator %q is not supported (supported: String*, Arn*, IpAddress, NotIpAddress, Bool, Null, Date*, with IfExists and ForAnyValue:/ForAllValues:)", ErrCondition, op)
+		return o, fmt.Errorf("%w: operator %q is not supported (supported: String*, Arn*, IpAddress, NotIpAddress, Numeric*, Date*, Bool, BinaryEquals, Null, with IfExists and ForAnyValue:/ForAllValues:)", ErrCondition, op)
 	}
-	o.base, o.match, o.negated = rest, bo.match, bo.negated
+	o.base, o.match, o.negated, o.check0, o.vars = rest, bo.match, bo.negated, bo.check, bo.vars
 	return o, nil
+}
+
+func (o operator) takesVariables() bool { return o.vars }
+
+func (o operator) check(v string) error {
+	if o.check0 == nil {
+		return nil
+	}
+	return o.check0(v)
 }
 
 // Eval reports whether the condition holds for ctx, with IAM's rules:
@@ -93,156 +120,267 @@ func parseOperator(op string) (operator, error) {
 //   - ForAnyValue: holds when some request value passes, ForAllValues:
 //     when every one does (for a negated operator, "passes" means matches
 //     no policy value).
+//
+// Policy variables in the values are not substituted (Eval has no
+// document version to go by); Set.Decide substitutes them.
 func (c Condition) Eval(ctx Context) (bool, error) {
-	o, err := parseOperator(c.Operator)
+	cc, err := compileCondition(c, false)
 	if err != nil {
 		return false, err
 	}
-	values, present := ctx.Get(c.Key)
+	return cc.decide(&Request{Context: ctx}, nil).Bool(), nil
+}
+
+// decide evaluates the condition for req in three-valued logic. A key the
+// request may carry with an unknown value gives Unknown; so does a policy
+// variable naming such a key. Undecided tests are added to notes.
+func (c *condition) decide(req *Request, notes *[]string) Tri {
+	o := c.op
+	values, present := req.get(c.key)
+	if !present && req.Undecided != nil && req.Undecided(c.key) {
+		note(notes, c.src.String())
+		return Unknown
+	}
 	if o.null {
-		for _, v := range c.Values {
-			want, err := strconv.ParseBool(v)
-			if err != nil {
-				return false, fmt.Errorf("%w: Null %s: value %q is not true or false", ErrCondition, c.Key, v)
-			}
-			if want == !present {
-				return true, nil
+		for _, v := range c.values {
+			want, err := strconv.ParseBool(v.raw)
+			if err == nil && want == !present {
+				return True
 			}
 		}
-		return false, nil
+		return False
 	}
 	if !present {
 		switch {
 		case o.qualifier == anyValue:
-			return o.ifExists, nil
+			return FromBool(o.ifExists)
 		case o.qualifier == allValues:
-			return true, nil
+			return True
 		case o.ifExists:
-			return true, nil
+			return True
 		}
-		return o.negated, nil
+		return FromBool(o.negated)
+	}
+	// Policy values, with variables expanded for this request: ok False
+	// when a variable has no value and no default (IAM: the value matches
+	// nothing), Unknown when its key may have a value not known here.
+	type policyValue struct {
+		raw string
+		g   glob.Pattern
+		ok  Tri
+	}
+	var pvals []policyValue // nil: the values as compiled
+	unknownVar := false
+	if c.anyVar {
+		pvals = make([]policyValue, len(c.values))
+		for i, v := range c.values {
+			pvals[i] = policyValue{raw: v.raw, g: v.g, ok: True}
+			if !v.hasVar {
+				continue
+			}
+			s, t := expand(v.raw, req)
+			pvals[i] = policyValue{raw: s, g: glob.Compile(s), ok: t}
+			if t == Unknown {
+				unknownVar = true
+			}
+		}
 	}
 	// passes reports whether one request value satisfies the operator.
-	passes := func(v string) (bool, error) {
-		for _, pv := range c.Values {
-			m, err := o.match(v, pv)
-			if err != nil {
-				return false, fmt.Errorf("%w: %s %s: %w", ErrCondition, c.Operator, c.Key, err)
+	passes := func(v string) Tri {
+		matched := False
+		for i := range c.values {
+			raw, g, ok := c.values[i].raw, c.values[i].g, True
+			if pvals != nil {
+				raw, g, ok = pvals[i].raw, pvals[i].g, pvals[i].ok
 			}
-			if m {
-				return !o.negated, nil
+			switch {
+			case ok == False:
+			case ok == Unknown:
+				matched = Or(matched, Unknown)
+			case o.match(v, raw, g):
+				matched = True
+			}
+			if matched == True {
+				break
 			}
 		}
-		return o.negated, nil
+		if o.negated {
+			return Not(matched)
+		}
+		return matched
 	}
-	switch o.qualifier {
-	case allValues:
+	var res Tri
+	switch {
+	case o.qualifier == allValues || (o.qualifier == single && o.negated):
+		// ForAllValues:, and a negated operator on the key as a whole:
+		// every value must pass.
+		res = True
 		for _, v := range values {
-			ok, err := passes(v)
-			if err != nil || !ok {
-				return false, err
+			res = And(res, passes(v))
+			if res == False {
+				break
 			}
 		}
-		return true, nil
 	default:
 		// A single-valued key has one value; for ForAnyValue: (and a
 		// multi-valued key used without a qualifier) one passing value
-		// suffices for a positive operator. A negated operator without a
-		// qualifier must hold for the key as a whole: no value may match.
-		if o.qualifier == single && o.negated {
-			for _, v := range values {
-				ok, err := passes(v)
-				if err != nil || !ok {
-					return false, err
-				}
-			}
-			return true, nil
-		}
+		// suffices.
+		res = False
 		for _, v := range values {
-			ok, err := passes(v)
-			if err != nil {
-				return false, err
-			}
-			if ok {
-				return true, nil
+			res = Or(res, passes(v))
+			if res == True {
+				break
 			}
 		}
-		return false, nil
 	}
+	if res == Unknown && unknownVar {
+		note(notes, c.src.String()+" (policy variable without a known value)")
+	}
+	return res
 }
 
-func stringEquals(v, p string) (bool, error)     { return v == p, nil }
-func stringEqualsFold(v, p string) (bool, error) { return strings.EqualFold(v, p), nil }
-func stringLike(v, p string) (bool, error)       { return glob.Match(p, v), nil }
+func note(notes *[]string, s string) {
+	if notes == nil {
+		return
+	}
+	for _, n := range *notes {
+		if n == s {
+			return
+		}
+	}
+	*notes = append(*notes, s)
+}
 
-func boolEquals(v, p string) (bool, error) {
+func stringEquals(v, p string, _ glob.Pattern) bool     { return v == p }
+func stringEqualsFold(v, p string, _ glob.Pattern) bool { return strings.EqualFold(v, p) }
+func stringLike(v, _ string, g glob.Pattern) bool       { return g.Match(v) }
+
+func boolEquals(v, p string, _ glob.Pattern) bool {
 	pb, err := strconv.ParseBool(p)
 	if err != nil {
-		return false, fmt.Errorf("value %q is not true or false", p)
+		return false
 	}
 	vb, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, nil // a request value that is not a boolean matches nothing
+		return false // a request value that is not a boolean matches nothing
 	}
-	return vb == pb, nil
+	return vb == pb
+}
+
+func checkBool(p string) error {
+	if _, err := strconv.ParseBool(p); err != nil {
+		return fmt.Errorf("value %q is not true or false", p)
+	}
+	return nil
 }
 
 // arnLike matches an ARN against an ARN pattern as ArnLike does: each of the
 // six colon-separated fields separately, with '*' and '?' inside a field;
 // the last field (the resource) may itself contain colons. A pattern of a
 // lone "*" matches any value.
-func arnLike(v, p string) (bool, error) {
+func arnLike(v, p string, _ glob.Pattern) bool {
 	if p == "*" {
-		return true, nil
+		return true
 	}
 	pp := strings.SplitN(p, ":", 6)
 	vp := strings.SplitN(v, ":", 6)
-	if len(pp) != 6 {
-		return false, fmt.Errorf("ARN pattern %q does not have six colon-separated fields", p)
-	}
-	if len(vp) != 6 {
-		return false, nil
+	if len(pp) != 6 || len(vp) != 6 {
+		return false
 	}
 	for i := range pp {
 		if !glob.Match(pp[i], vp[i]) {
-			return false, nil
+			return false
 		}
 	}
-	return true, nil
+	return true
+}
+
+func checkARN(p string) error {
+	if p != "*" && strings.Count(p, ":") < 5 {
+		return fmt.Errorf("ARN pattern %q does not have six colon-separated fields", p)
+	}
+	return nil
 }
 
 // ipAddress reports whether the request address is inside the policy range
 // (a CIDR, or a single address).
-func ipAddress(v, p string) (bool, error) {
+func ipAddress(v, p string, _ glob.Pattern) bool {
+	pfx, err := parsePrefix(p)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return false // not an address (a service name, "AWS Internal"): in no range
+	}
+	return pfx.Contains(a.WithZone("").Unmap())
+}
+
+func parsePrefix(p string) (netip.Prefix, error) {
 	pfx, err := netip.ParsePrefix(p)
 	if err != nil {
 		a, aerr := netip.ParseAddr(p)
 		if aerr != nil {
-			return false, fmt.Errorf("%q is not an IP address or CIDR range", p)
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", p)
 		}
 		pfx = netip.PrefixFrom(a, a.BitLen())
 	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return false, nil // not an address (a service name, "AWS Internal"): in no range
+	return pfx.Masked(), nil
+}
+
+func checkIP(p string) error {
+	_, err := parsePrefix(p)
+	return err
+}
+
+// numericCompare builds a matcher comparing the request number with the
+// policy number.
+func numericCompare(ok func(cmp int) bool) matcher {
+	return func(v, p string, _ glob.Pattern) bool {
+		pn, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return false
+		}
+		vn, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return false
+		}
+		switch {
+		case vn < pn:
+			return ok(-1)
+		case vn > pn:
+			return ok(1)
+		}
+		return ok(0)
 	}
-	return pfx.Masked().Contains(a.WithZone("").Unmap()), nil
+}
+
+func checkNumber(p string) error {
+	if _, err := strconv.ParseFloat(p, 64); err != nil {
+		return fmt.Errorf("value %q is not a number", p)
+	}
+	return nil
 }
 
 // dateCompare builds a matcher that compares the request date with the
 // policy date (ISO 8601 / RFC 3339, or epoch seconds).
-func dateCompare(ok func(cmp int) bool) func(v, p string) (bool, error) {
-	return func(v, p string) (bool, error) {
+func dateCompare(ok func(cmp int) bool) matcher {
+	return func(v, p string, _ glob.Pattern) bool {
 		pt, err := parseDate(p)
 		if err != nil {
-			return false, err
+			return false
 		}
 		vt, err := parseDate(v)
 		if err != nil {
-			return false, nil
+			return false
 		}
-		return ok(vt.Compare(pt)), nil
+		return ok(vt.Compare(pt))
 	}
+}
+
+func checkDate(p string) error {
+	_, err := parseDate(p)
+	return err
 }
 
 func parseDate(s string) (time.Time, error) {

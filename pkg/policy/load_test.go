@@ -443,6 +443,12 @@ func TestActionAllowed(t *testing.T) {
 	if err := ActionAllowed(findings.RuleModelAccessChanged, ActionDisableCredentials); err == nil {
 		t.Error("disable-credentials on model-access-changed accepted")
 	}
+	// A standing permission is fixed as the audit says, not remediated.
+	for _, a := range Actions {
+		if err := ActionAllowed(findings.RuleOverPermissioned, a); err == nil {
+			t.Errorf("%s on over-permissioned accepted", a)
+		}
+	}
 }
 
 func TestErrorFormat(t *testing.T) {

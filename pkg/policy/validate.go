@@ -61,6 +61,8 @@ func ActionAllowed(rule, action string) error {
 		return fmt.Errorf("%q is not a remediation action (want one of %s)", action, strings.Join(Actions, ", "))
 	case noPrincipalRules[rule]:
 		return fmt.Errorf("rule %q is not about one principal, so it cannot carry a remediation", rule)
+	case rule == findings.RuleOverPermissioned:
+		return fmt.Errorf("rule %q reports a standing permission, not an act: apply the fix `warden audit` names instead", rule)
 	case action == ActionDisableCredentials && !credentialRules[rule]:
 		return fmt.Errorf("%q applies only to rules about an invocation's credential, not to %q", action, rule)
 	}

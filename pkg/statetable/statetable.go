@@ -3,7 +3,7 @@
 // marks, heartbeat, remediation ledger): partition key "pk" (S), sort key
 // "sk" (S), and a TTL attribute "ttl" (N, epoch seconds). template.yaml
 // declares the same layout; each adapter keeps its items under its own pk
-// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#, RECON#).
+// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#, RECON#, POSTURE#).
 package statetable
 
 import (
@@ -44,3 +44,25 @@ func PartitionKey(item map[string]types.AttributeValue) string {
 	}
 	return ""
 }
+
+// The weekly posture audit (package audit/posturedb) keeps, per audited
+// account, the dimensions in which each principal was allowed at the last
+// run, so that the next run alerts on what changed:
+//
+//	pk "POSTURE#<account>"
+//	sk "P#<principal ARN>"  allowed  S  the allowed dimension ids, comma-joined, sorted
+//	                        at       S  the run that wrote it (RFC 3339)
+//	sk "RUN"                at       S  the last completed run (RFC 3339)
+//	                        principals, exceeding  N  what that run judged
+//
+// A principal allowed in no dimension has no item. The items do not
+// expire: a principal's item lives until a run finds it allowed in
+// nothing (or gone), and the run marker until the next run.
+const (
+	PosturePrefix          = "POSTURE#"
+	PosturePrincipalPrefix = "P#"
+	PostureRunSK           = "RUN"
+)
+
+// PostureKey returns the posture partition key of account.
+func PostureKey(account string) string { return PosturePrefix + account }

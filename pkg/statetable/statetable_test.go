@@ -1,6 +1,7 @@
 package statetable
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -17,5 +18,14 @@ func TestLayout(t *testing.T) {
 	}
 	if PartitionKey(map[string]types.AttributeValue{}) != "" {
 		t.Fatal("missing pk")
+	}
+}
+
+func TestPostureLayout(t *testing.T) {
+	if PostureKey("111122223333") != "POSTURE#111122223333" {
+		t.Fatal(PostureKey("111122223333"))
+	}
+	if strings.HasPrefix(PostureRunSK, PosturePrincipalPrefix) {
+		t.Error("the run marker's sort key must not look like a principal's")
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/bedrock-warden/warden/bench/auditrun"
 	"github.com/bedrock-warden/warden/bench/awscalls"
 	"github.com/bedrock-warden/warden/bench/coldstart"
 	"github.com/bedrock-warden/warden/bench/hotpath"
@@ -50,14 +51,15 @@ import (
 const seed = 1
 
 type options struct {
-	out       string
-	root      string
-	benchtime string
-	coldRuns  int
-	rounds    int
-	skip      map[string]bool
-	corpusDir string
-	command   string
+	out        string
+	root       string
+	benchtime  string
+	coldRuns   int
+	rounds     int
+	skip       map[string]bool
+	corpusDir  string
+	command    string
+	auditRoles int
 }
 
 func main() {
@@ -69,7 +71,8 @@ func main() {
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "time per throughput benchmark and round")
 	flag.IntVar(&o.coldRuns, "coldruns", 20, "cold starts to measure")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the throughput benchmarks (the median is reported)")
-	flag.StringVar(&skip, "skip", "", "comma list of parts to skip: throughput,opa,coldstart,rss,awscalls")
+	flag.StringVar(&skip, "skip", "", "comma list of parts to skip: throughput,opa,coldstart,rss,awscalls,audit")
+	flag.IntVar(&o.auditRoles, "audit-roles", 2000, "roles in the audit scenario's account")
 	flag.StringVar(&o.corpusDir, "corpus-dir", "", "also write the corpora as JSON lines into this directory")
 	flag.StringVar(&o.command, "command", "make bench", "the command named in the report")
 	flag.Parse()
@@ -264,6 +267,20 @@ func run(ctx context.Context, o options) error {
 		}
 	} else {
 		res.AWSErr = "skipped (-skip awscalls)."
+	}
+
+	// ---- warden audit over a large account
+	if !o.skip["audit"] {
+		a, err := auditRun(ctx, o.auditRoles)
+		if err != nil {
+			res.AuditErr = err.Error()
+			logf("audit: %v", err)
+		} else {
+			res.Audit = &a
+			logf("audit: %d roles in %s, %d calls (%.2f per principal), evaluator %s (%.2f %% of the run)", a.Roles, a.Wall.Round(time.Millisecond), a.Total(), a.CallsPerPrincipal(), a.JudgeSerial.Round(time.Millisecond), 100*a.EvaluatorShare())
+		}
+	} else {
+		res.AuditErr = "skipped (-skip audit)."
 	}
 
 	res.Notes = append(res.Notes, report.Explain(res)...)
@@ -523,6 +540,21 @@ func peakRSS(ctx context.Context, tmp string, sizes []int) ([]report.RSS, error)
 		_ = os.Remove(path)
 	}
 	return out, nil
+}
+
+// auditRun fills a fresh moto_server's IAM (AWS managed policies loaded)
+// and audits it.
+func auditRun(ctx context.Context, roles int) (auditrun.Result, error) {
+	m, err := awscalls.StartMoto(ctx, "MOTO_IAM_LOAD_MANAGED_POLICIES=true")
+	if err != nil {
+		return auditrun.Result{}, err
+	}
+	defer m.Stop()
+	cfg, err := awscalls.NewConfig(ctx, m.URL)
+	if err != nil {
+		return auditrun.Result{}, err
+	}
+	return auditrun.Measure(ctx, cfg, auditrun.Options{Roles: roles, Seed: seed})
 }
 
 func awsCalls(ctx context.Context, n int) ([]awscalls.Result, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 
+	"github.com/bedrock-warden/warden/pkg/iamlist"
 	"github.com/bedrock-warden/warden/pkg/iampolicy"
 	"github.com/bedrock-warden/warden/pkg/remediation"
 )
@@ -178,24 +179,6 @@ func (c Client) userAPI(name *string) principalAPI {
 	}
 }
 
-// paginate collects every page of an IAM listing that uses Marker and
-// IsTruncated.
-func paginate[T any](ctx context.Context, what string, list func(ctx context.Context, marker *string) ([]T, bool, *string, error)) ([]T, error) {
-	var all []T
-	var marker *string
-	for {
-		page, more, next, err := list(ctx, marker)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		all = append(all, page...)
-		if !more {
-			return all, nil
-		}
-		marker = next
-	}
-}
-
 // principalState reads a role's or user's path, tags, attached managed
 // policies (with their default documents) and inline policies (decoded,
 // verbatim).
@@ -210,19 +193,19 @@ func (c Client) principalState(ctx context.Context, st *remediation.State, api p
 	if a := aws.ToString(arn); a != "" {
 		st.Principal.ARN = a
 	}
-	tags, err := paginate(ctx, "List"+api.kind+"Tags", api.listTags)
+	tags, err := iamlist.All(ctx, "List"+api.kind+"Tags", api.listTags)
 	if err != nil {
 		return err
 	}
 	addTags(st, tags)
-	attached, err := paginate(ctx, "ListAttached"+api.kind+"Policies", api.listAttached)
+	attached, err := iamlist.All(ctx, "ListAttached"+api.kind+"Policies", api.listAttached)
 	if err != nil {
 		return err
 	}
 	if err := c.managed(ctx, st, attached); err != nil {
 		return err
 	}
-	names, err := paginate(ctx, "List"+api.kind+"Policies", api.listInline)
+	names, err := iamlist.All(ctx, "List"+api.kind+"Policies", api.listInline)
 	if err != nil {
 		return err
 	}
