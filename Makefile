@@ -44,6 +44,7 @@ build-SweeperFunction: lambda-sweeper
 build-BudgetFunction: lambda-budget
 build-ReconcilerFunction: lambda-reconciler
 build-SentinelFunction: lambda-sentinel
+build-UsageFunction: lambda-usage
 
 ## bench: throughput, allocations, cold start, RSS and AWS calls; writes BENCHMARKS.md
 bench:

@@ -392,7 +392,7 @@ var stackValues = map[string]string{
 
 // stackConditions are the template's conditions for the resolved stack:
 // the defaults (remediator on, no on-call role) in us-east-1.
-var stackConditions = map[string]bool{"MakeRemediator": true, "HasOnCallRole": false, "HasFindingVerifier": true, "InUsEast1": true}
+var stackConditions = map[string]bool{"MakeRemediator": true, "HasOnCallRole": false, "HasFindingVerifier": true, "InUsEast1": true, "HasInvocationLog": true}
 
 // noValue stands for Ref AWS::NoValue until resolve drops it.
 type noValue struct{}
