@@ -118,3 +118,11 @@ func TestDigestIgnoresOrderButNotContent(t *testing.T) {
 		t.Error("digest collides")
 	}
 }
+
+func TestBar(t *testing.T) {
+	for pct, want := range map[float64]string{0: "[----------]", 49.9: "[####------]", 85: "[########--]", 100: "[!!!!!!!!!!]", 250: "[!!!!!!!!!!]", -3: "[----------]"} {
+		if got := Bar(pct, 10); got != want {
+			t.Errorf("Bar(%v) = %s, want %s", pct, got, want)
+		}
+	}
+}
