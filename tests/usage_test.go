@@ -270,7 +270,7 @@ func TestUsageLimitWarnsBlocksAndLiftsAtPeriodEnd(t *testing.T) {
 	if n := u.toRemediator(t, seen); n != 0 {
 		t.Fatalf("%d remediable alerts below 100 %%", n)
 	}
-	if w := u.alerts(t, findings.RuleLimitWarning); len(w) != 1 || !strings.Contains(w[0].Message, "of limit team-a-claude this month") {
+	if w := u.alerts(t, findings.RuleLimitWarning); len(w) != 1 || !strings.HasPrefix(w[0].Subject, "[MEDIUM] limit-warning: role/team-a-app at 85 % of limit team-a-claude (8,500 of 10,000 tokens") {
 		t.Fatalf("warning alerts = %+v", w)
 	}
 

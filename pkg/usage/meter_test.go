@@ -175,7 +175,7 @@ func TestMeterWarnsOnceThenExceedsOnce(t *testing.T) {
 		ex.Details["action"] != "block" || !strings.HasPrefix(ex.Details["topModels"], haiku) || ex.BaseModel != haiku || ex.Severity != findings.High {
 		t.Errorf("exceeded finding = %+v", ex)
 	}
-	if !strings.Contains(ex.Title, "role/apps/team-a-app: 10,000 of 10,000 tokens of limit team-a-claude this month (UTC) (100 %)") {
+	if ex.Title != "role/apps/team-a-app at 100 % of limit team-a-claude (10,000 of 10,000 tokens this month, UTC)" {
 		t.Errorf("title = %q", ex.Title)
 	}
 	if ex.Fingerprint != findings.Fingerprint(findings.RuleLimitExceeded, teamA, "limit:team-a-claude", "month@2026-11-01T00:00:00Z") {
@@ -278,7 +278,7 @@ limits:
 	if got[findings.RuleLimitExceeded+" "+etl] != 1 || got[findings.RuleLimitExceeded+" "+teamA] != 1 || len(got) != 2 {
 		t.Errorf("findings = %v", got)
 	}
-	if f := r.note.got[0]; f.Details["team"] != "team-a" || f.Details["per"] != "team" || !strings.Contains(f.Title, "team of limit team-a") {
+	if f := r.note.got[0]; f.Details["team"] != "team-a" || f.Details["per"] != "team" || !strings.HasPrefix(f.Title, "team of limit team-a at 100 % ($1.00 of $1.00 this week, UTC; last call by role/team-a-etl") {
 		t.Errorf("team finding = %+v", f)
 	}
 	// The dashboard metric counts the team's dollars under the limit.

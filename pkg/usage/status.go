@@ -139,30 +139,31 @@ func (s Status) Finding(rule string, sev findings.Severity, c Caller, at time.Ti
 	}
 }
 
-// title is the alert's one line, e.g. "role/team-a-app: 41,000,000 of
-// 50,000,000 tokens of limit team-a-claude this month (82 %)".
+// title is the alert's one line, most telling first (an SNS subject keeps
+// its first 99 characters), e.g. "role/team-a-app at 82 % of limit
+// team-a-claude (41,000,000 of 50,000,000 tokens this month, UTC)".
 func (s Status) title(principal string) string {
-	who := shortARN(principal)
-	if team, ok := SubjectTeam(s.Subject); ok {
-		who = "team of limit " + team + " (last call by " + who + ")"
-	}
 	var used, limit string
 	if s.Driver == "usd" {
 		used, limit = budget.USD(s.Used.USD), budget.USD(s.Limit.MaxUSD)
 	} else {
 		used, limit = budget.Group(s.Used.Tokens()), budget.Group(s.Limit.MaxTokens)+" tokens"
 	}
-	return fmt.Sprintf("%s: %s of %s of limit %s %s (%d %%)", who, used, limit, s.Limit.Name, periodWords(s.Limit.Period), int64(math.Floor(s.Percent)))
+	pct := int64(math.Floor(s.Percent))
+	if team, ok := SubjectTeam(s.Subject); ok {
+		return fmt.Sprintf("team of limit %s at %d %% (%s of %s %s, UTC; last call by %s)", team, pct, used, limit, periodWords(s.Limit.Period), shortARN(principal))
+	}
+	return fmt.Sprintf("%s at %d %% of limit %s (%s of %s %s, UTC)", shortARN(principal), pct, s.Limit.Name, used, limit, periodWords(s.Limit.Period))
 }
 
 func periodWords(p string) string {
 	switch p {
 	case policy.PeriodDay:
-		return "today (UTC)"
+		return "today"
 	case policy.PeriodWeek:
-		return "this week (UTC)"
+		return "this week"
 	}
-	return "this month (UTC)"
+	return "this month"
 }
 
 // details are the finding's figures: usage, limit, period and top models.
