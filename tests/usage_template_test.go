@@ -72,9 +72,7 @@ func TestUsageTemplateWiring(t *testing.T) {
 			t.Errorf("%s: Condition = %v, want HasInvocationLog (empty InvocationLogGroupName = off)", id, res[id]["Condition"])
 		}
 	}
-	stackValues["InvocationLogGroupName"] = "/aws/bedrock/modelinvocations"
 	stackValues["UsageFunction"] = "bedrock-warden-usage"
-	defer delete(stackValues, "InvocationLogGroupName")
 	defer delete(stackValues, "UsageFunction")
 	perm, err := resolve(props(res["UsageInvokePermission"]))
 	if err != nil {

@@ -307,9 +307,9 @@ func TestUsageLimitWarnsBlocksAndLiftsAtPeriodEnd(t *testing.T) {
 	}
 	st := d.Statement[0]
 	for arn, want := range map[string]bool{
-		"arn:aws:bedrock:us-east-1::foundation-model/" + claudeHaiku:                                          true,
+		"arn:aws:bedrock:us-east-1::foundation-model/" + claudeHaiku:                                                true,
 		"arn:aws:bedrock:us-west-2:" + remAccount + ":inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0": true,
-		"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0":                                      false,
+		"arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-pro-v1:0":                                          false,
 	} {
 		if st.Effect != "Deny" || st.AppliesToResource(arn) != want || !st.AppliesToAction("bedrock:InvokeModel") {
 			t.Errorf("block applies to %s = %v, want %v (%+v)", arn, st.AppliesToResource(arn), want, st)

@@ -209,3 +209,20 @@ func TestCheckUndoRefusesForgedBlockSteps(t *testing.T) {
 		}
 	}
 }
+
+// A block takes a unit of the breaker like every enforce action: past
+// maxActionsPerHour it is recorded as a dry-run plan.
+func TestBlockObeysTheBreaker(t *testing.T) {
+	st := roleState(t)
+	fake := &fakeIAM{st: map[string]*State{roleARN: &st}}
+	r, store, _ := newUnitRemediator(t, fake, ModeEnforce)
+	r.Config.Limits = limitsStub{b: teamBlock, ok: true}
+	store.count["123456789012"] = r.Config.MaxActionsPerHour
+	rec, err := r.Handle(context.Background(), limitFinding(roleARN))
+	if err != nil || rec.Mode != ModeDryRun || rec.Result != ResultPlanned || len(st.Inline) != 0 {
+		t.Fatalf("breaker open: %+v %v, inline %+v", rec, err, st.Inline)
+	}
+	if !store.opened["123456789012"] {
+		t.Error("the breaker was not marked open")
+	}
+}

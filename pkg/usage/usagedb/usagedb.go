@@ -103,7 +103,9 @@ func part(s string) string {
 func SK(subject, model string) string { return part(subject) + "#" + part(model) }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
-func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
 func f(v float64) types.AttributeValue {
 	return &types.AttributeValueMemberN{Value: strconv.FormatFloat(v, 'f', -1, 64)}
 }
