@@ -303,10 +303,10 @@ type params struct {
 	KeyID           string   `json:"keyId"`       // kms
 	TargetKeyID     string   `json:"targetKeyId"` // kms UpdateAlias
 	RoleName        string   `json:"roleName"`    // iam
-	LogGroupName    string   `json:"logGroupName"` // logs
 	TableDesc       *struct {
 		TableName string `json:"tableName"`
 	} `json:"tableDescription"`
+	LogGroupName string `json:"logGroupName"` // logs
 }
 
 func (s *Stack) match(source, name string, req, resp *params, resources []decode.Resource) (Kind, string, bool) {
