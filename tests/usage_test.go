@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	cwltypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/bedrock-warden/warden/internal/motoserver"
@@ -339,6 +340,22 @@ func TestUsageLimitWarnsBlocksAndLiftsAtPeriodEnd(t *testing.T) {
 			t.Fatalf("a prompt or response body reached an alert: %s", m.Subject)
 		}
 	}
+	items, err := dynamodb.NewFromConfig(u.srv.Config(t)).Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String(remTable)})
+	if err != nil || len(items.Items) == 0 {
+		t.Fatalf("scan: %v", err)
+	}
+	var dump strings.Builder
+	for _, item := range items.Items {
+		for k, v := range item {
+			dump.WriteString(k + "=" + attributeText(v) + "\n")
+		}
+	}
+	if !strings.Contains(dump.String(), "principal:"+roleARN) {
+		t.Fatalf("the dump does not show the stored values:\n%s", dump.String())
+	}
+	if strings.Contains(dump.String(), "SECRET") {
+		t.Fatal("a prompt or response body reached the state table")
+	}
 
 	// The sweeper: not a second early, exactly at the period's end.
 	u.clock.Set(decemberStart.Add(-time.Second))
@@ -462,4 +479,31 @@ func TestUsageRejectedRecordsReachTheDeadLetterQueueWithoutContent(t *testing.T)
 	if strings.Contains(body, "SECRET") {
 		t.Errorf("the dead letter carries the record's content: %s", body)
 	}
+}
+
+// attributeText writes a DynamoDB attribute value's content.
+func attributeText(v ddbtypes.AttributeValue) string {
+	switch x := v.(type) {
+	case *ddbtypes.AttributeValueMemberS:
+		return x.Value
+	case *ddbtypes.AttributeValueMemberN:
+		return x.Value
+	case *ddbtypes.AttributeValueMemberB:
+		return string(x.Value)
+	case *ddbtypes.AttributeValueMemberSS:
+		return strings.Join(x.Value, ",")
+	case *ddbtypes.AttributeValueMemberM:
+		var b strings.Builder
+		for k, e := range x.Value {
+			b.WriteString(k + ":" + attributeText(e) + ";")
+		}
+		return b.String()
+	case *ddbtypes.AttributeValueMemberL:
+		var b strings.Builder
+		for _, e := range x.Value {
+			b.WriteString(attributeText(e) + ";")
+		}
+		return b.String()
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -119,7 +119,7 @@ func (st *Store) Add(ctx context.Context, k usage.Key, c usage.Counters, digest 
 	seen := statetable.Key(PKPrefix+"SEEN#"+digest, "SEEN")
 	seen[statetable.TTL] = statetable.Expires(now.Add(SeenFor))
 	key := statetable.Key(PK(k.Period, k.Start), SK(k.Subject, k.Model))
-	_, err = st.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Put: &types.Put{TableName: aws.String(st.table), Item: seen, ConditionExpression: aws.String("attribute_not_exists(pk)")}},
 		{Update: &types.Update{
 			TableName: aws.String(st.table),
@@ -134,15 +134,48 @@ func (st *Store) Add(ctx context.Context, k usage.Key, c usage.Counters, digest 
 				":cw": n(c.CacheWriteTokens), ":usd": f(c.USD), ":unpriced": n(c.UnpricedTokens),
 			},
 		}},
-	}})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) && len(tce.CancellationReasons) > 0 && aws.ToString(tce.CancellationReasons[0].Code) == "ConditionalCheckFailed" {
-		return false, nil // this batch's update was applied before
+	}}
+	for attempt := 1; ; attempt++ {
+		_, err = st.client.TransactWriteItems(ctx, in)
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			break
+		}
+		switch reason(tce) {
+		case "ConditionalCheckFailed":
+			return false, nil // this batch's update was applied before
+		case "TransactionConflict":
+			// Another invocation is updating the same counter: both
+			// succeed, one after the other.
+			if attempt < maxConflicts {
+				select {
+				case <-ctx.Done():
+					return false, ctx.Err()
+				case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+				}
+				continue
+			}
+		}
+		break
 	}
 	if err != nil {
 		return false, fmt.Errorf("usagedb: add: %w", err)
 	}
 	return true, nil
+}
+
+// maxConflicts bounds the attempts of an update that keeps conflicting
+// with concurrent ones; past it the batch fails and Lambda retries it.
+const maxConflicts = 4
+
+// reason returns the first cancellation reason that is not "None".
+func reason(tce *types.TransactionCanceledException) string {
+	for _, r := range tce.CancellationReasons {
+		if c := aws.ToString(r.Code); c != "" && c != "None" {
+			return c
+		}
+	}
+	return ""
 }
 
 // Usage implements usage.Store: one strongly consistent Query on the

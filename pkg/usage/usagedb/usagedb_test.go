@@ -122,3 +122,32 @@ func TestMarksAgainstMoto(t *testing.T) {
 		t.Fatalf("warning is its own mark: %v %v", s, err)
 	}
 }
+
+// conflicting fails TransactWriteItems with a transaction conflict n
+// times, then with the given final error (nil: success).
+type conflicting struct {
+	API
+	n, calls int
+	final    error
+}
+
+func (c *conflicting) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls++
+	if c.calls <= c.n {
+		return nil, &types.TransactionCanceledException{Message: aws.String("conflict"),
+			CancellationReasons: []types.CancellationReason{{Code: aws.String("None")}, {Code: aws.String("TransactionConflict")}}}
+	}
+	return &dynamodb.TransactWriteItemsOutput{}, c.final
+}
+
+func TestAddRetriesTransactionConflicts(t *testing.T) {
+	k := usage.Key{Period: "day", Start: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC), Subject: usage.TeamSubject("t"), Model: "m"}
+	c := &conflicting{n: 2}
+	if ok, err := New(c, "t").Add(context.Background(), k, usage.Counters{Invocations: 1}, "d", time.Now()); !ok || err != nil || c.calls != 3 {
+		t.Fatalf("after two conflicts: %v %v, %d calls", ok, err, c.calls)
+	}
+	c = &conflicting{n: 100}
+	if _, err := New(c, "t").Add(context.Background(), k, usage.Counters{Invocations: 1}, "d", time.Now()); err == nil || c.calls != maxConflicts {
+		t.Fatalf("endless conflicts: %v, %d calls", err, c.calls)
+	}
+}
