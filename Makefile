@@ -45,6 +45,7 @@ build-BudgetFunction: lambda-budget
 build-ReconcilerFunction: lambda-reconciler
 build-SentinelFunction: lambda-sentinel
 build-PostureFunction: lambda-posture
+build-UsageFunction: lambda-usage
 
 ## bench: throughput, allocations, cold start, RSS and AWS calls; writes BENCHMARKS.md
 bench:

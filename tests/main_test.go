@@ -36,6 +36,8 @@ func iamActionsFor(op string) []string {
 	case "dynamodb:TransactWriteItems":
 		// Authorised per item: the alert commit updates and puts.
 		return []string{"dynamodb:UpdateItem", "dynamodb:PutItem"}
+	case "sqs:SendMessageBatch":
+		return []string{"sqs:SendMessage"}
 	case "sts:GetCallerIdentity":
 		return nil // needs no permission
 	}
@@ -250,6 +252,12 @@ var reviewed = map[string][]string{
 		"logs:CreateLogStream", "logs:PutLogEvents", "cloudtrail:LookupEvents", "cloudwatch:GetMetricData",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "kms:GenerateMac",
+	},
+	"usage": {
+		"logs:CreateLogStream", "logs:PutLogEvents",
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem",
+		"iam:GetRole", "iam:GetUser",
+		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "sqs:SendMessage", "kms:GenerateMac",
 	},
 	"sentinel": {
 		"logs:CreateLogStream", "logs:PutLogEvents",

@@ -23,6 +23,7 @@ func TestSentinelFlagsMonitorSamples(t *testing.T) {
 		tamper.EnvFunctionNames: "bedrock-warden-detector,bedrock-warden-sentinel",
 		tamper.EnvTableARN:      stackValues["StateTable.Arn"],
 		tamper.EnvKeyARNs:       stackValues["FindingKey.Arn"] + "," + stackValues["AlertKey.Arn"] + "," + stackValues["LedgerKey.Arn"],
+		tamper.EnvLogGroups:     stackValues["InvocationLogGroupName"],
 	}
 	stack, err := tamper.StackFromEnv(func(k string) string { return env[k] })
 	if err != nil {

@@ -388,11 +388,13 @@ var stackValues = map[string]string{
 	"FindingKey.Arn": "arn:aws:kms:us-east-1:111122223333:key/5f1c3a2b-7d4e-4f6a-9b8c-0d1e2f3a4b5c",
 	"LedgerKey.Arn":  "arn:aws:kms:us-east-1:111122223333:key/6a2d4b3c-8e5f-4a7b-0c9d-1e2f3a4b5c6d",
 	"AlertKey.Arn":   "arn:aws:kms:us-east-1:111122223333:key/7b3e5c4d-9f6a-4b8c-1d0e-2f3a4b5c6d7e",
+	// InvocationLogGroupName, as a deployer with usage limits sets it.
+	"InvocationLogGroupName": "/aws/bedrock/modelinvocations",
 }
 
 // stackConditions are the template's conditions for the resolved stack:
 // the defaults (remediator on, no on-call role) in us-east-1.
-var stackConditions = map[string]bool{"MakeRemediator": true, "HasOnCallRole": false, "HasFindingVerifier": true, "InUsEast1": true, "MakePosture": false}
+var stackConditions = map[string]bool{"MakeRemediator": true, "HasOnCallRole": false, "HasFindingVerifier": true, "InUsEast1": true, "MakePosture": false, "HasInvocationLog": true}
 
 // noValue stands for Ref AWS::NoValue until resolve drops it.
 type noValue struct{}

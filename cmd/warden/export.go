@@ -83,5 +83,8 @@ document over the size limit (6,144 characters; 5,120 for an SCP).`)
 		fmt.Fprintf(sio.Stderr, "warden policy export: write: %v\n", err)
 		return exitUsage
 	}
+	for _, note := range export.Omitted(p) {
+		fmt.Fprintf(sio.Stderr, "warden policy export: note: %s\n", note)
+	}
 	return exitOK
 }

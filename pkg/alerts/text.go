@@ -216,6 +216,17 @@ func NextSteps(rule string) []string {
 		return []string{
 			"Review who drives the usage (warden budget status) and whether to raise the budget or throttle the callers.",
 		}
+	case findings.RuleLimitWarning:
+		return []string{
+			"Tell the principal's owner how much of the limit is used (warden usage --by limit) before it is exceeded.",
+			"If the usage is expected, raise the limit in the policy (limits[].maxTokens or maxUSD).",
+		}
+	case findings.RuleLimitExceeded:
+		return []string{
+			"Check the principal's usage by model (warden usage --by principal) and whether it is expected.",
+			"A limit with action block denies its models to the principal until the period ends; warden remediation list shows the block and warden remediation undo lifts it early.",
+			"If the usage is legitimate, raise the limit in the policy and lift the block with undo; the limit is not alerted or blocked again for this principal until the next period.",
+		}
 	case findings.RulePipelineSilent:
 		return []string{
 			"Check that CloudTrail, the EventBridge rule and the detector function are enabled and healthy.",

@@ -14,12 +14,10 @@ package budget
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/bedrock-warden/warden/pkg/glob"
 	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
@@ -64,50 +62,6 @@ func (u Usage) Tokens() int64 { return u.InputTokens + u.OutputTokens }
 // Cost returns the USD cost of the tokens at price (USD per 1,000 tokens).
 func Cost(inputTokens, outputTokens int64, price policy.Price) float64 {
 	return float64(inputTokens)*price.Input/1000 + float64(outputTokens)*price.Output/1000
-}
-
-// literalPrefix is the number of characters before the first wildcard.
-func literalPrefix(pattern string) int {
-	if i := strings.IndexAny(pattern, "*?"); i >= 0 {
-		return i
-	}
-	return len(pattern)
-}
-
-// literalCount is the number of characters that are not wildcards.
-func literalCount(pattern string) int {
-	return len(pattern) - strings.Count(pattern, "*") - strings.Count(pattern, "?")
-}
-
-// PriceFor returns the price of model from prices, whose keys are globs on
-// the base model id. A key equal to model wins. Otherwise, when several keys
-// match, the most specific wins: the longest literal prefix (characters
-// before the first wildcard), then the most literal characters, then the
-// lexically smaller key, so the choice never depends on map order.
-func PriceFor(prices map[string]policy.Price, model string) (pattern string, price policy.Price, ok bool) {
-	if p, found := prices[model]; found && model != "" {
-		return model, p, true
-	}
-	keys := make([]string, 0, len(prices))
-	for k := range prices {
-		if glob.Match(k, model) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		return "", policy.Price{}, false
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if pa, pb := literalPrefix(a), literalPrefix(b); pa != pb {
-			return pa > pb
-		}
-		if la, lb := literalCount(a), literalCount(b); la != lb {
-			return la > lb
-		}
-		return a < b
-	})
-	return keys[0], prices[keys[0]], true
 }
 
 // geographies are the inference-profile prefixes that put a foundation

@@ -44,50 +44,6 @@ func TestPeriodBoundsProperty(t *testing.T) {
 	})
 }
 
-func TestPriceForMostSpecificWins(t *testing.T) {
-	prices := map[string]policy.Price{
-		"*":                             {Input: 1, Output: 1},
-		"anthropic.*":                   {Input: 2, Output: 2},
-		"anthropic.claude-3-5-sonnet-*": {Input: 0.003, Output: 0.015},
-		"anthropic.claude-3-5-sonnet-20240620-v1:0": {Input: 0.004, Output: 0.016},
-		"*sonnet*": {Input: 9, Output: 9},
-	}
-	cases := map[string]string{
-		"anthropic.claude-3-5-sonnet-20240620-v1:0": "anthropic.claude-3-5-sonnet-20240620-v1:0",
-		"anthropic.claude-3-5-sonnet-20241022-v2:0": "anthropic.claude-3-5-sonnet-*",
-		"anthropic.claude-3-haiku-20240307-v1:0":    "anthropic.*",
-		"meta.llama3-8b-instruct-v1:0":              "*",
-		"mistral.sonnet-lookalike":                  "*sonnet*", // literal prefix 0 ties "*"; more literal characters win
-	}
-	for model, want := range cases {
-		got, _, ok := PriceFor(prices, model)
-		if !ok || got != want {
-			t.Errorf("PriceFor(%s) = %q, want %q", model, got, want)
-		}
-	}
-	if got, _, _ := PriceFor(map[string]policy.Price{"abc*": {}, "abc": {}, "ab?": {}}, "abc"); got != "abc" {
-		t.Errorf("exact key lost to %q", got)
-	}
-	if _, _, ok := PriceFor(map[string]policy.Price{"amazon.*": {}}, "meta.x"); ok {
-		t.Error("no key matches, yet ok")
-	}
-}
-
-// Property: the choice does not depend on map iteration order (run many
-// times over the same map) and always matches the model.
-func TestPriceForDeterministic(t *testing.T) {
-	prices := map[string]policy.Price{"a*": {Input: 1}, "a?c*": {Input: 2}, "ab*": {Input: 3}, "*c*": {Input: 4}, "abc*": {Input: 5}}
-	first, _, _ := PriceFor(prices, "abcd")
-	for range 50 {
-		if got, _, _ := PriceFor(prices, "abcd"); got != first {
-			t.Fatalf("PriceFor unstable: %q then %q", first, got)
-		}
-	}
-	if first != "abc*" {
-		t.Fatalf("PriceFor = %q, want abc*", first)
-	}
-}
-
 func TestCost(t *testing.T) {
 	got := Cost(1_000_000, 200_000, policy.Price{Input: 0.003, Output: 0.015})
 	if math.Abs(got-6.0) > 1e-9 {

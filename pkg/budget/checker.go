@@ -168,7 +168,7 @@ func (c *Checker) Status(ctx context.Context) ([]Status, error) {
 		}
 		for _, m := range models {
 			u := usage[m]
-			pp, price, ok := PriceFor(c.Policy.Prices, m)
+			pp, price, ok := policy.PriceFor(c.Policy.Prices, m)
 			if ok {
 				u.USD = Cost(u.InputTokens, u.OutputTokens, price)
 			} else if b.MaxUSD > 0 {

@@ -286,3 +286,19 @@ func minus(a, b []string) []string {
 	}
 	return out
 }
+
+// Omitted lists, one sentence each, what of p no exported document
+// carries: usage limits (IAM has no counters of tokens or dollars; the
+// usage function enforces them, and a block it asks for is an inline deny
+// the remediator puts and lifts).
+func Omitted(p *policy.Policy) []string {
+	if p == nil || len(p.Limits) == 0 {
+		return nil
+	}
+	names := make([]string, len(p.Limits))
+	for i, l := range p.Limits {
+		names[i] = l.Name
+	}
+	return []string{fmt.Sprintf("limits (%s) are not in this document: IAM cannot count tokens or dollars, so usage limits are "+
+		"enforced by the usage function from the model invocation logs (docs/usage-limits.md)", strings.Join(names, ", "))}
+}

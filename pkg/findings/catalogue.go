@@ -23,6 +23,8 @@ const (
 	RuleInvocationSpike           = "invocation-spike"
 	RuleBudgetWarning             = "budget-warning"
 	RuleBudgetExceeded            = "budget-exceeded"
+	RuleLimitWarning              = "limit-warning"
+	RuleLimitExceeded             = "limit-exceeded"
 	RulePipelineSilent            = "pipeline-silent"
 	RuleMonitorTampered           = "monitor-tampered"
 	RuleRemediationBreakerOpen    = "remediation-breaker-open"
@@ -60,6 +62,8 @@ var Catalogue = []RuleInfo{
 	{RuleInvocationSpike, High, "a principal or a model made more invocations in a window than its threshold or baseline allows"},
 	{RuleBudgetWarning, Medium, "a model's usage reached 80 % of its budget for the period"},
 	{RuleBudgetExceeded, High, "a model's usage reached 100 % of its budget for the period"},
+	{RuleLimitWarning, Medium, "a principal's token or dollar usage of a limit's models, read from the model invocation logs, reached the limit's warnAt share for the period"},
+	{RuleLimitExceeded, High, "a principal's token or dollar usage of a limit's models, read from the model invocation logs, reached 100 % of the limit for the period; a limit with action block has it blocked until the period ends"},
 	{RulePipelineSilent, High, "no Bedrock event reached the detector for longer than the heartbeat allows"},
 	{RuleMonitorTampered, Critical, "a part of the Bedrock Warden stack itself was changed or disabled"},
 	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},

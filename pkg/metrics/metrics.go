@@ -33,6 +33,14 @@ const (
 	// LedgerRecordsRejected counts ledger records the sweeper or undo
 	// refused because their seal does not verify, by Reason.
 	LedgerRecordsRejected = "LedgerRecordsRejected"
+	// UsageRecords counts model invocation log records the usage function
+	// counted; UsageRecordsRejected those it could not read, by Reason.
+	UsageRecords         = "UsageRecords"
+	UsageRecordsRejected = "UsageRecordsRejected"
+	// LimitTokens and LimitUSD are the tokens and dollars newly counted
+	// against each usage limit, by Limit (the dashboard's usage widget).
+	LimitTokens = "LimitTokens"
+	LimitUSD    = "LimitUSD"
 )
 
 // Dimension names.
@@ -42,6 +50,7 @@ const (
 	DimRule     = "Rule"
 	DimSeverity = "Severity"
 	DimReason   = "Reason"
+	DimLimit    = "Limit" // a usage limit's name: bounded by the policy
 )
 
 // UnitCount is the unit of every Bedrock Warden metric.

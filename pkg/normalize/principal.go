@@ -226,3 +226,13 @@ func splitPathName(resource, kind string) (path, name string, ok bool) {
 	// "role/a/b/NAME" has path "/a/b/".
 	return "/" + rest[:i+1], name, true
 }
+
+// PrincipalOfARN interprets a bare caller ARN, such as the identity.arn of
+// a Bedrock model invocation log record, the way principal interprets a
+// CloudTrail userIdentity that carries only that ARN: an IAM user ARN is
+// kept; an STS assumed-role session ARN becomes its role's ARN (path
+// unknown: Path is "", and the ARN has none); a root ARN is kept. The
+// type is inferred from the ARN.
+func PrincipalOfARN(arn string) Principal {
+	return principal(&decode.UserIdentity{ARN: arn})
+}

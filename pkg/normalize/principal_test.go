@@ -245,3 +245,23 @@ func TestSplitPathName(t *testing.T) {
 		}
 	}
 }
+
+func TestPrincipalOfARN(t *testing.T) {
+	for arn, want := range map[string]struct {
+		typ        PrincipalType
+		arn, name  string
+		path       string
+		identityCt bool
+	}{
+		"arn:aws:sts::123456789012:assumed-role/team-a-app/i-0abc":        {PrincipalAssumedRole, "arn:aws:iam::123456789012:role/team-a-app", "team-a-app", "", false},
+		"arn:aws:iam::123456789012:user/dev/dheeraj":                      {PrincipalIAMUser, "arn:aws:iam::123456789012:user/dev/dheeraj", "dheeraj", "/dev/", false},
+		"arn:aws:iam::123456789012:root":                                  {PrincipalRoot, "arn:aws:iam::123456789012:root", "", "/", false},
+		"arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_01/al": {PrincipalAssumedRole, "arn:aws:iam::123456789012:role/AWSReservedSSO_Dev_01", "AWSReservedSSO_Dev_01", "", true},
+		"not an arn": {PrincipalUnknown, "", "", "", false},
+	} {
+		p := PrincipalOfARN(arn)
+		if p.Type != want.typ || p.ARN != want.arn || p.Name != want.name || p.Path != want.path || p.IdentityCenter != want.identityCt || p.RawARN != arn {
+			t.Errorf("PrincipalOfARN(%q) = %+v", arn, p)
+		}
+	}
+}

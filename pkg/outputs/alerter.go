@@ -205,11 +205,13 @@ func (a *Alerter) window(rule string) time.Duration {
 	return time.Hour
 }
 
-func (a *Alerter) remediable(rule string) bool {
+// remediable reports whether the policy asks the remediator to act on f
+// (remediation.actions, or a usage limit with action block).
+func (a *Alerter) remediable(f findings.Finding) bool {
 	if a.Policy == nil {
 		return false
 	}
-	_, ok := a.Policy.Remediation.Actions[rule]
+	_, ok := a.Policy.RemediationFor(f)
 	return ok
 }
 
@@ -317,7 +319,7 @@ func (a *Alerter) run(ctx context.Context, fs []findings.Finding) (Stats, []*uni
 			d[alerts.DetailSuppressed] = strconv.FormatInt(c.window.Reporting+c.followers, 10)
 			d[alerts.DetailWindow] = policy.Duration(a.window(f.Rule)).String()
 			f.Details = d
-			m, err := alerts.Build(f, alerts.Options{Format: a.Format, Remediable: a.remediable(f.Rule), Stack: a.Stack})
+			m, err := alerts.Build(f, alerts.Options{Format: a.Format, Remediable: a.remediable(f), Stack: a.Stack})
 			if err != nil {
 				c.err = err
 				continue

@@ -389,6 +389,7 @@ func (l *loader) policy(root *yaml.Node, p *Policy) {
 		"spikes":      func(v *yaml.Node, path string) { l.spikes(v, path, p) },
 		"budgets":     func(v *yaml.Node, path string) { l.budgets(v, path, p) },
 		"prices":      func(v *yaml.Node, path string) { l.prices(v, path, p) },
+		"limits":      func(v *yaml.Node, path string) { l.limits(v, path, p) },
 		"remediation": func(v *yaml.Node, path string) { l.remediation(v, path, p) },
 		"heartbeat": func(v *yaml.Node, path string) {
 			l.mapping(v, path, map[string]field{
@@ -603,30 +604,6 @@ func (l *loader) budgets(n *yaml.Node, path string, p *Policy) {
 			p.Budgets = append(p.Budgets, b)
 		}
 	}
-}
-
-func (l *loader) prices(n *yaml.Node, path string, p *Policy) {
-	l.entries(n, path, func(k, v *yaml.Node, path string) {
-		if msg := checkPattern(k.Value); msg != "" {
-			l.fail(k, path, "%s", msg)
-			return
-		}
-		var pr Price
-		if l.mapping(v, path, map[string]field{
-			"input": func(v *yaml.Node, path string) {
-				if x, ok := l.number(v, path); ok {
-					pr.Input = x
-				}
-			},
-			"output": func(v *yaml.Node, path string) {
-				if x, ok := l.number(v, path); ok {
-					pr.Output = x
-				}
-			},
-		}) {
-			p.Prices[k.Value] = pr
-		}
-	})
 }
 
 func (l *loader) remediation(n *yaml.Node, path string, p *Policy) {

@@ -98,10 +98,10 @@ func TestLoadValidKeys(t *testing.T) {
 			}
 		}},
 		{"prices override and extend the default table", doc("prices:", "  \"anthropic.claude-3-5-sonnet-*\": {input: 0.006, output: 0.03}", "  \"custom.model\": {input: 1}"), func(t *testing.T, p *Policy) {
-			if got := p.Prices["anthropic.claude-3-5-sonnet-*"]; got != (Price{Input: 0.006, Output: 0.03}) {
+			if got := p.Prices["anthropic.claude-3-5-sonnet-*"]; got != (Price{Input: 0.006, Output: 0.03, CacheRead: 0.006, CacheWrite: 0.006}) {
 				t.Errorf("override = %+v", got)
 			}
-			if got := p.Prices["custom.model"]; got != (Price{Input: 1}) {
+			if got := p.Prices["custom.model"]; got != (Price{Input: 1, CacheRead: 1, CacheWrite: 1}) {
 				t.Errorf("extension = %+v", got)
 			}
 			if got := p.Prices["amazon.nova-micro-*"]; got != defaultPrices["amazon.nova-micro-*"] {

@@ -19,6 +19,7 @@ type Policy struct {
 	Spikes      SpikeSettings          `yaml:"spikes" json:"spikes"`
 	Budgets     []Budget               `yaml:"budgets" json:"budgets,omitempty"`
 	Prices      map[string]Price       `yaml:"prices" json:"prices,omitempty"`
+	Limits      []Limit                `yaml:"limits" json:"limits,omitempty"`
 	Remediation RemediationSettings    `yaml:"remediation" json:"remediation"`
 	Heartbeat   HeartbeatSettings      `yaml:"heartbeat" json:"heartbeat"`
 	Monitor     MonitorSettings        `yaml:"monitor" json:"monitor"`
@@ -123,10 +124,15 @@ type Budget struct {
 	MaxUSD         float64 `yaml:"maxUSD" json:"maxUSD,omitempty"`
 }
 
-// Price is USD per 1,000 tokens.
+// Price is USD per 1,000 tokens. Input is what uncached input tokens
+// cost; CacheRead and CacheWrite what prompt-cache reads and writes cost.
+// A policy entry that leaves the cache prices out gets the input price for
+// both (Load fills them in): never less than a cached token can cost.
 type Price struct {
-	Input  float64 `yaml:"input" json:"input"`
-	Output float64 `yaml:"output" json:"output"`
+	Input      float64 `yaml:"input" json:"input"`
+	Output     float64 `yaml:"output" json:"output"`
+	CacheRead  float64 `yaml:"cacheRead" json:"cacheRead"`
+	CacheWrite float64 `yaml:"cacheWrite" json:"cacheWrite"`
 }
 
 // RemediationSettings is the remediation: section.

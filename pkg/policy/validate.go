@@ -59,6 +59,8 @@ func ActionAllowed(rule, action string) error {
 	switch {
 	case !known:
 		return fmt.Errorf("%q is not a remediation action (want one of %s)", action, strings.Join(Actions, ", "))
+	case rule == findings.RuleLimitWarning || rule == findings.RuleLimitExceeded:
+		return fmt.Errorf("rule %q takes its action from the limit (limits[].action: alert or block), not from remediation.actions", rule)
 	case noPrincipalRules[rule]:
 		return fmt.Errorf("rule %q is not about one principal, so it cannot carry a remediation", rule)
 	case rule == findings.RuleOverPermissioned:

@@ -115,8 +115,8 @@ func (a Applier) applyStep(ctx context.Context, p Principal, s Step) error {
 		return a.IAM.DeleteInline(ctx, p, s.PolicyName)
 	case StepPutRevoke:
 		return a.IAM.PutInline(ctx, p, s.PolicyName, s.Document)
-	case StepPutQuarantine:
-		return a.putQuarantine(ctx, p, s)
+	case StepPutQuarantine, StepPutBlock:
+		return a.putStatement(ctx, p, s)
 	case StepDisableAccessKey:
 		return a.IAM.SetAccessKeyStatus(ctx, p.Name, s.CredentialID, StatusInactive)
 	case StepDisableServiceCr:
@@ -125,14 +125,14 @@ func (a Applier) applyStep(ctx context.Context, p Principal, s Step) error {
 	return fmt.Errorf("unknown step kind %q", s.Kind)
 }
 
-// putQuarantine merges the step's statement into the quarantine policy as
-// it is now (another quarantine may have landed since the plan was made),
-// since PutRolePolicy replaces the whole document.
-func (a Applier) putQuarantine(ctx context.Context, p Principal, s Step) error {
+// putStatement merges the step's statement into its policy (quarantine or
+// block) as it is now (another remediation may have landed since the plan
+// was made), since PutRolePolicy replaces the whole document.
+func (a Applier) putStatement(ctx context.Context, p Principal, s Step) error {
 	// IAM has no conditional put: re-read after writing and merge again
 	// if a concurrent writer replaced the document.
 	for round := 0; ; round++ {
-		if err := a.mergeQuarantine(ctx, p, s); err != nil {
+		if err := a.mergeStatement(ctx, p, s); err != nil {
 			return err
 		}
 		st, err := a.IAM.Snapshot(ctx, p, SnapshotOptions{})
@@ -145,14 +145,14 @@ func (a Applier) putQuarantine(ctx context.Context, p Principal, s Step) error {
 	}
 }
 
-func (a Applier) mergeQuarantine(ctx context.Context, p Principal, s Step) error {
+func (a Applier) mergeStatement(ctx context.Context, p Principal, s Step) error {
 	planned, err := iampolicy.Parse(s.Document)
 	if err != nil {
-		return fmt.Errorf("planned quarantine document: %w", err)
+		return fmt.Errorf("planned %s document: %w", s.PolicyName, err)
 	}
 	i := planned.StatementBySid(s.Sid)
 	if i < 0 {
-		return fmt.Errorf("planned quarantine document lacks statement %s", s.Sid)
+		return fmt.Errorf("planned %s document lacks statement %s", s.PolicyName, s.Sid)
 	}
 	st, err := a.IAM.Snapshot(ctx, p, SnapshotOptions{})
 	if err != nil {
@@ -198,7 +198,7 @@ func appliedCheck(st State, s Step) (bool, string) {
 			return false, "inline policy " + s.PolicyName + " still exists"
 		}
 		return true, "inline policy " + s.PolicyName + " is gone"
-	case StepPutQuarantine:
+	case StepPutQuarantine, StepPutBlock:
 		cur, ok := st.InlineNamed(s.PolicyName)
 		if !ok {
 			return false, s.PolicyName + " is missing"
@@ -237,7 +237,7 @@ func undoneCheck(st State, s Step) (bool, string) {
 			return false, "inline policy " + s.PolicyName + " is not byte-identical to the saved document"
 		}
 		return true, "inline policy " + s.PolicyName + " restored byte-identical"
-	case StepPutQuarantine:
+	case StepPutQuarantine, StepPutBlock:
 		cur, ok := st.InlineNamed(s.PolicyName)
 		if !ok {
 			return true, s.PolicyName + " is gone"
@@ -305,8 +305,9 @@ func (a Applier) verify(ctx context.Context, p Principal, steps []Step, check ch
 
 // Undo reverses steps (those an Apply carried out), last first:
 // re-attaches managed policies, re-puts inline documents byte-identical,
-// removes only the remediation's own quarantine statement (re-putting the
-// previous document verbatim when nothing else changed), restores or
+// removes only the remediation's own quarantine or block statement
+// (re-putting the previous document verbatim when nothing else changed),
+// restores or
 // deletes the revoke-sessions policy, and restores credential statuses.
 // It then verifies.
 func (a Applier) Undo(ctx context.Context, p Principal, steps []Step) (Outcome, error) {
@@ -341,8 +342,8 @@ func (a Applier) undoStep(ctx context.Context, p Principal, s Step) error {
 			return a.IAM.PutInline(ctx, p, s.PolicyName, *s.Previous)
 		}
 		return ignoreMissing(a.IAM.DeleteInline(ctx, p, s.PolicyName))
-	case StepPutQuarantine:
-		return a.removeQuarantine(ctx, p, s)
+	case StepPutQuarantine, StepPutBlock:
+		return a.removeStatement(ctx, p, s)
 	case StepDisableAccessKey:
 		return a.IAM.SetAccessKeyStatus(ctx, p.Name, s.CredentialID, s.PreviousStatus)
 	case StepDisableServiceCr:
@@ -351,10 +352,12 @@ func (a Applier) undoStep(ctx context.Context, p Principal, s Step) error {
 	return fmt.Errorf("unknown step kind %q", s.Kind)
 }
 
-func (a Applier) removeQuarantine(ctx context.Context, p Principal, s Step) error {
+// removeStatement takes the step's own statement out of its policy
+// (quarantine or block), leaving statements others added.
+func (a Applier) removeStatement(ctx context.Context, p Principal, s Step) error {
 	st, err := a.IAM.Snapshot(ctx, p, SnapshotOptions{})
 	if err != nil {
-		return fmt.Errorf("read quarantine policy: %w", err)
+		return fmt.Errorf("read %s policy: %w", s.PolicyName, err)
 	}
 	cur, ok := st.InlineNamed(s.PolicyName)
 	if !ok {

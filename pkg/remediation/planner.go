@@ -133,14 +133,23 @@ func evaluationResources(f findings.Finding, p Principal) []string {
 	return out
 }
 
+// BlockSid is the statement id a limit-exceeded finding's block uses:
+// "BWB" and the first 16 hex characters of its fingerprint (which names
+// the limit, the principal and the period).
+func BlockSid(fingerprint string) string { return "BWB" + QuarantineSid(fingerprint)[3:] }
+
 // Planner turns a finding and a principal's IAM state into a Plan. It is
 // pure: the same inputs always give the same plan.
 type Planner struct {
 	Guard Guard
+	// Block is what a block-until plan blocks (from the finding's limit);
+	// other actions ignore it.
+	Block *Block
 }
 
-// Plan decides what action (one of the four names) means for this finding
-// and this principal's state, at time now (used by revoke-sessions).
+// Plan decides what action (one of the five names) means for this finding
+// and this principal's state, at time now (used by revoke-sessions and
+// block-until).
 func (pl Planner) Plan(f findings.Finding, action string, st State, now time.Time) Plan {
 	plan := Plan{Action: action, Principal: st.Principal}
 	if r, a := pl.Guard.ScreenState(st); r != "" {
@@ -156,6 +165,8 @@ func (pl Planner) Plan(f findings.Finding, action string, st State, now time.Tim
 		pl.revoke(&plan, st, now)
 	case ActionDisableCredentials:
 		pl.disable(&plan, f, st)
+	case ActionBlockUntil:
+		pl.block(&plan, f, st, now)
 	default:
 		plan.Refused = fmt.Sprintf("unknown action %q in remediation.actions", action)
 	}
@@ -163,24 +174,94 @@ func (pl Planner) Plan(f findings.Finding, action string, st State, now time.Tim
 }
 
 func (pl Planner) quarantine(plan *Plan, f findings.Finding, st State, reason string) {
-	sid := QuarantineSid(f.Fingerprint)
 	stmt := iampolicy.Statement{
-		Sid:      sid,
+		Sid:      QuarantineSid(f.Fingerprint),
 		Effect:   iampolicy.Deny,
 		Action:   append(iampolicy.StringList(nil), InvocationActions...),
 		Resource: quarantineResources(f, st.Principal),
 	}
+	what := "all Bedrock models"
+	if modelScoped(f) {
+		what = "model " + firstNonEmpty(f.BaseModel, f.Model)
+	}
+	putStatement(plan, st, Step{Kind: StepPutQuarantine, PolicyName: QuarantinePolicyName, Reason: reason + ": deny invocation of " + what}, stmt, "quarantine")
+}
+
+// block plans the block-until of a usage limit: one Deny statement in the
+// principal's BedrockWardenUsageBlock policy on the limit's models, with
+// the condition aws:CurrentTime < the period's end, so IAM itself stops
+// applying it at that instant; the sweeper removes it then, undo earlier.
+func (pl Planner) block(plan *Plan, f findings.Finding, st State, now time.Time) {
+	b := pl.Block
+	switch {
+	case b == nil:
+		plan.Refused = "the finding resolved to no limit to block"
+		return
+	case !now.Before(b.Until):
+		plan.Refused = "the period of limit " + b.Limit + " ended at " + b.Until.UTC().Format(time.RFC3339) + ": there is nothing left to block"
+		return
+	}
+	until := b.Until.UTC()
+	cond, err := json.Marshal(map[string]map[string]string{"DateLessThan": {"aws:CurrentTime": until.Format(time.RFC3339)}})
+	if err != nil {
+		plan.Refused = err.Error()
+		return
+	}
+	stmt := iampolicy.Statement{
+		Sid:       BlockSid(f.Fingerprint),
+		Effect:    iampolicy.Deny,
+		Action:    append(iampolicy.StringList(nil), InvocationActions...),
+		Resource:  blockResources(b.Models, st.Principal),
+		Condition: cond,
+	}
+	models := strings.Join(b.Models, ", ")
+	if len(b.Models) == 0 {
+		models = "*"
+	}
+	putStatement(plan, st, Step{Kind: StepPutBlock, PolicyName: BlockPolicyName, Until: &until,
+		Reason: "usage limit " + b.Limit + " exceeded: deny invocation of " + models + " until " + until.Format(time.RFC3339)}, stmt, "block")
+}
+
+// blockResources returns the Resource element of a block: for each model
+// glob, its foundation-model ARNs in every region and its system inference
+// profiles in the account (IAM matches '*' and '?' as the policy does);
+// "*" when a glob is "*".
+func blockResources(models []string, p Principal) []string {
+	part := p.Partition
+	if part == "" {
+		part = "aws"
+	}
+	var out []string
+	for _, m := range models {
+		if m == "*" {
+			return []string{"*"}
+		}
+		out = append(out,
+			"arn:"+part+":bedrock:*::foundation-model/"+m,
+			"arn:"+part+":bedrock:*:"+p.Account+":inference-profile/*."+m)
+	}
+	if len(out) == 0 {
+		return []string{"*"}
+	}
+	return out
+}
+
+// putStatement plans step (a put-quarantine or put-block) adding stmt to
+// the inline policy step.PolicyName, merged with what the policy holds,
+// within IAM's size limit. what names the action in messages.
+func putStatement(plan *Plan, st State, step Step, stmt iampolicy.Statement, what string) {
+	name := step.PolicyName
 	doc := iampolicy.Document{Version: iampolicy.Version2012}
 	var prev *string
-	if cur, ok := st.InlineNamed(QuarantinePolicyName); ok {
+	if cur, ok := st.InlineNamed(name); ok {
 		d, err := iampolicy.Parse(cur.Document)
 		if err != nil {
-			plan.Refused = "the existing " + QuarantinePolicyName + " policy cannot be parsed, so it cannot be merged: " + err.Error()
+			plan.Refused = "the existing " + name + " policy cannot be parsed, so it cannot be merged: " + err.Error()
 			plan.Steps = nil
 			return
 		}
-		if d.StatementBySid(sid) >= 0 {
-			plan.Notes = append(plan.Notes, "quarantine statement "+sid+" is already in place")
+		if d.StatementBySid(stmt.Sid) >= 0 {
+			plan.Notes = append(plan.Notes, what+" statement "+stmt.Sid+" is already in place")
 			return
 		}
 		doc = d
@@ -193,19 +274,13 @@ func (pl Planner) quarantine(plan *Plan, f findings.Finding, st State, reason st
 		plan.Refused = err.Error()
 		return
 	}
-	if limit, used := inlineLimit(st, QuarantinePolicyName); used+policySize(text) > limit {
-		plan.Refused = fmt.Sprintf("the quarantine would bring the principal's inline policies to %d characters, over IAM's limit of %d for a %s: "+
-			"undo older quarantines (warden remediation list) or detach the grant by hand", used+policySize(text), limit, st.Principal.Kind)
+	if limit, used := inlineLimit(st, name); used+policySize(text) > limit {
+		plan.Refused = fmt.Sprintf("the %s would bring the principal's inline policies to %d characters, over IAM's limit of %d for a %s: "+
+			"undo older remediations (warden remediation list) or detach the grant by hand", what, used+policySize(text), limit, st.Principal.Kind)
 		return
 	}
-	what := "all Bedrock models"
-	if modelScoped(f) {
-		what = "model " + firstNonEmpty(f.BaseModel, f.Model)
-	}
-	plan.Steps = append(plan.Steps, Step{
-		Kind: StepPutQuarantine, PolicyName: QuarantinePolicyName, Document: text, Previous: prev, Sid: sid,
-		Reason: reason + ": deny invocation of " + what,
-	})
+	step.Document, step.Previous, step.Sid = text, prev, stmt.Sid
+	plan.Steps = append(plan.Steps, step)
 }
 
 func (pl Planner) detach(plan *Plan, f findings.Finding, st State) {
@@ -241,7 +316,7 @@ func (pl Planner) detach(plan *Plan, f findings.Finding, st State) {
 		steps = append(steps, Step{Kind: StepDetachManaged, PolicyARN: mp.ARN, Reason: "Bedrock-only policy grants " + what})
 	}
 	for _, ip := range st.Inline {
-		if ip.Name == QuarantinePolicyName || ip.Name == RevokePolicyName {
+		if ip.Name == QuarantinePolicyName || ip.Name == RevokePolicyName || ip.Name == BlockPolicyName {
 			continue
 		}
 		grants, only := judge("inline policy", ip.Name, ip.Document)

@@ -39,7 +39,10 @@ type Alerter interface {
 // Config is the remediation: section of the policy plus the guard.
 type Config struct {
 	// Actions maps rule id to action; rules not listed never act.
-	Actions           map[string]string
+	Actions map[string]string
+	// Limits resolves limit-exceeded findings to the block their usage
+	// limit asks for (action block-until); nil: they never act.
+	Limits            Limits
 	MaxActionsPerHour int           // default 10
 	QuarantineTTL     time.Duration // 0: until a person undoes it
 	// Guard decides who is never touched. Its Account — the account the
@@ -273,6 +276,22 @@ func noticeOnce(ctx context.Context, ns Notices, al Alerter, key string, a Alert
 func (r *Remediator) Handle(ctx context.Context, f findings.Finding) (Record, error) {
 	log := r.log().With("rule", f.Rule, "fingerprint", f.Fingerprint, "principal", safetext.Line(f.Principal), "eventId", safetext.Line(f.EventID))
 	action, listed := r.Config.Actions[f.Rule]
+	var block *Block
+	if f.Rule == findings.RuleLimitExceeded {
+		// A limit's own action decides, read from this remediator's
+		// policy: the finding only names the limit and the period.
+		action, listed = "", false
+		if r.Config.Limits != nil {
+			b, ok, err := r.Config.Limits.Block(f, r.now())
+			if err != nil {
+				log.Warn("limit-exceeded finding does not resolve to a block of this policy; not acting", "error", err.Error())
+				return Record{Result: "not-listed"}, nil
+			}
+			if ok {
+				action, listed, block = ActionBlockUntil, true, &b
+			}
+		}
+	}
 	if !listed {
 		log.Info("rule not listed in remediation.actions; not acting")
 		return Record{Result: "not-listed"}, nil
@@ -327,7 +346,7 @@ func (r *Remediator) Handle(ctx context.Context, f findings.Finding) (Record, er
 		rec.Plan = Plan{Action: action, Principal: p, Refused: refused, Advice: advice}
 		rec, until, err = r.finishRefused(ctx, rec, log, now.Add(RecheckAfter))
 	} else {
-		rec, until, err = r.handleClaimed(ctx, f, action, mode, p, now, log)
+		rec, until, err = r.handleClaimed(ctx, f, action, block, mode, p, now, log)
 	}
 	if err != nil {
 		if rerr := r.Claims.Release(ctx, key, mode); rerr != nil {
@@ -398,6 +417,9 @@ func NoticeFor(rec Record) (Alert, bool) {
 		subject = "dry-run: would " + rec.Action + " " + who
 	case ResultApplied:
 		subject, sev = "enforce: "+rec.Action+" "+who+" applied", findings.High
+		if rec.Action == ActionBlockUntil && rec.ExpiresAt != nil {
+			subject += " until " + rec.ExpiresAt.UTC().Format(time.RFC3339)
+		}
 	case ResultFailed:
 		subject, sev = "enforce: "+rec.Action+" "+who+" failed", findings.Critical
 	default:
@@ -419,7 +441,7 @@ func (r *Remediator) newRecord(f findings.Finding, action string, mode Mode, now
 // handleClaimed runs with the claim held, for a principal the guard
 // admitted. It returns the record and until when the claim blocks the
 // same finding.
-func (r *Remediator) handleClaimed(ctx context.Context, f findings.Finding, action string, mode Mode, p Principal, now time.Time, log *slog.Logger) (Record, time.Time, error) {
+func (r *Remediator) handleClaimed(ctx context.Context, f findings.Finding, action string, block *Block, mode Mode, p Principal, now time.Time, log *slog.Logger) (Record, time.Time, error) {
 	rec := r.newRecord(f, action, mode, now)
 	recheck := now.Add(RecheckAfter)
 	st, err := r.IAM.Snapshot(ctx, p, SnapshotOptionsFor(f, action))
@@ -430,7 +452,7 @@ func (r *Remediator) handleClaimed(ctx context.Context, f findings.Finding, acti
 	if err != nil {
 		return rec, time.Time{}, fmt.Errorf("read IAM state of %s: %w", p.ARN, err)
 	}
-	plan := Planner{Guard: r.Config.Guard}.Plan(f, action, st, now)
+	plan := Planner{Guard: r.Config.Guard, Block: block}.Plan(f, action, st, now)
 	rec.Plan = plan
 	if plan.Refused != "" {
 		return r.finishRefused(ctx, rec, log, recheck)
@@ -479,7 +501,13 @@ func (r *Remediator) handleClaimed(ctx context.Context, f findings.Finding, acti
 		}
 		return rec, recheck, nil
 	}
-	if r.Config.QuarantineTTL > 0 {
+	switch {
+	case block != nil:
+		// A usage block lasts until its period ends, whatever
+		// quarantineTTL says: the sweeper lifts it then.
+		exp := block.Until.UTC()
+		rec.ExpiresAt = &exp
+	case r.Config.QuarantineTTL > 0:
 		exp := now.Add(r.Config.QuarantineTTL)
 		rec.ExpiresAt = &exp
 	}
@@ -583,6 +611,9 @@ func Describe(rec Record) string {
 	}
 	for _, s := range rec.Plan.Steps {
 		fmt.Fprintf(&b, "  - %s %s: %s\n", l(string(s.Kind)), l(stepTarget(s)), l(s.Reason))
+		if s.Kind == StepPutBlock && s.Until != nil {
+			fmt.Fprintf(&b, "    the deny stops applying at %s (aws:CurrentTime) and the sweeper removes it; undo lifts it earlier\n", s.Until.UTC().Format(time.RFC3339))
+		}
 	}
 	for _, n := range rec.Plan.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", l(n))

@@ -16,6 +16,8 @@ package remediation
 import (
 	"strings"
 	"time"
+
+	"github.com/bedrock-warden/warden/pkg/findings"
 )
 
 // Mode is the on-call toggle.
@@ -46,12 +48,16 @@ const (
 	ActionDetach             = "detach"
 	ActionRevokeSessions     = "revoke-sessions"
 	ActionDisableCredentials = "disable-credentials"
+	// ActionBlockUntil is not written in remediation.actions: a usage
+	// limit with action block asks for it with its limit-exceeded finding
+	// (see Block).
+	ActionBlockUntil = "block-until"
 )
 
-// ValidAction reports whether a is one of the four actions.
+// ValidAction reports whether a is one of the five actions.
 func ValidAction(a string) bool {
 	switch a {
-	case ActionQuarantine, ActionDetach, ActionRevokeSessions, ActionDisableCredentials:
+	case ActionQuarantine, ActionDetach, ActionRevokeSessions, ActionDisableCredentials, ActionBlockUntil:
 		return true
 	}
 	return false
@@ -61,6 +67,7 @@ func ValidAction(a string) bool {
 const (
 	QuarantinePolicyName = "BedrockWardenQuarantine"
 	RevokePolicyName     = "BedrockWardenRevokeSessions"
+	BlockPolicyName      = "BedrockWardenUsageBlock"
 )
 
 // BedrockServiceName is the IAM service name of Bedrock API keys
@@ -172,6 +179,7 @@ const (
 	StepPutRevoke        StepKind = "put-revoke-sessions"
 	StepDisableAccessKey StepKind = "disable-access-key"
 	StepDisableServiceCr StepKind = "disable-service-credential"
+	StepPutBlock         StepKind = "put-block"
 )
 
 // Step is one IAM change with everything needed to reverse it.
@@ -188,8 +196,12 @@ type Step struct {
 	// Previous: put-* — the verbatim document the policy had before, nil
 	// when it did not exist.
 	Previous *string `json:"previous,omitempty"`
-	// Sid: put-quarantine — the statement this remediation owns.
+	// Sid: put-quarantine, put-block — the statement this remediation
+	// owns.
 	Sid string `json:"sid,omitempty"`
+	// Until: put-block — when the deny stops applying (its aws:CurrentTime
+	// condition) and the sweeper removes it: the end of the limit's period.
+	Until *time.Time `json:"until,omitempty"`
 	// CredentialID and PreviousStatus: disable-*.
 	CredentialID   string `json:"credentialId,omitempty"`
 	PreviousStatus string `json:"previousStatus,omitempty"`
@@ -235,3 +247,20 @@ func stepTarget(s Step) string {
 
 // Clock returns the current time; tests pass a fake.
 type Clock func() time.Time
+
+// Block is what a limit-exceeded finding of a usage limit with action
+// block asks for: deny the principal invocation of the limit's models
+// until the limit's period ends.
+type Block struct {
+	Limit  string    `json:"limit"`
+	Models []string  `json:"models"` // globs on the base model id; "*" for every model
+	Until  time.Time `json:"until"`
+}
+
+// Limits resolves a limit-exceeded finding against the remediator's own
+// policy: the block its limit asks for, ok false when the limit only
+// alerts, an error when the finding names no limit or period of that
+// policy (the policy changed, or the period is over).
+type Limits interface {
+	Block(f findings.Finding, now time.Time) (b Block, ok bool, err error)
+}

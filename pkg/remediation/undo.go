@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/iampolicy"
 	"github.com/bedrock-warden/warden/pkg/metrics"
 	"github.com/bedrock-warden/warden/pkg/safetext"
 	"github.com/bedrock-warden/warden/pkg/seal"
@@ -206,10 +208,16 @@ func CheckUndo(rec Record) string {
 			if !ok || doc != s.Document {
 				return "undo would put inline policy " + safetext.Line(clip(s.PolicyName)) + " with a document other than the one saved before the remediation"
 			}
-		case StepPutQuarantine, StepPutRevoke:
+		case StepPutQuarantine, StepPutRevoke, StepPutBlock:
 			own := QuarantinePolicyName
-			if s.Kind == StepPutRevoke {
+			switch s.Kind {
+			case StepPutRevoke:
 				own = RevokePolicyName
+			case StepPutBlock:
+				own = BlockPolicyName
+				if problem := checkBlockStep(s); problem != "" {
+					return problem
+				}
 			}
 			if s.PolicyName != own {
 				return "step " + string(s.Kind) + " names policy " + safetext.Line(clip(s.PolicyName)) + ", not " + own
@@ -231,6 +239,24 @@ func CheckUndo(rec Record) string {
 		default:
 			return "unknown step kind " + safetext.Line(clip(string(s.Kind)))
 		}
+	}
+	return ""
+}
+
+// checkBlockStep reports why a put-block step is not one the planner
+// makes: its statement (the one undo removes) must be a BWB deny that
+// names its end.
+func checkBlockStep(s Step) string {
+	if !strings.HasPrefix(s.Sid, "BWB") || s.Until == nil {
+		return "block step " + safetext.Line(clip(s.Sid)) + " is not a usage block (BWB statement with an end)"
+	}
+	d, err := iampolicy.Parse(s.Document)
+	if err != nil {
+		return "block step " + safetext.Line(clip(s.Sid)) + ": " + safetext.Line(clip(err.Error()))
+	}
+	i := d.StatementBySid(s.Sid)
+	if i < 0 || d.Statement[i].Effect != iampolicy.Deny {
+		return "block step " + safetext.Line(clip(s.Sid)) + " does not put a Deny statement " + safetext.Line(clip(s.Sid))
 	}
 	return ""
 }

@@ -3,8 +3,8 @@
 // its EventBridge rules, its Lambda functions, its SNS topic and the
 // topic's policy, its DynamoDB table and the table's resource policy, its
 // KMS keys (the seal keys that guard every IAM write, and the topic key),
-// its IAM roles, and (when the caller is not on call) its toggle
-// parameters.
+// its IAM roles, the log group the usage function reads (its subscription
+// filter), and (when the caller is not on call) its toggle parameters.
 //
 // The records come from a second EventBridge rule on the services' sources
 // (see docs/history.md for the pattern); functions/sentinel runs Check on
@@ -35,6 +35,7 @@ const (
 	EnvTableARN      = "WARDEN_TABLE_ARN"      // DynamoDB state table ARN (resource-policy events name it)
 	EnvKeyARNs       = "WARDEN_KEY_ARNS"       // the stack's KMS key ARNs
 	EnvRoleNames     = "WARDEN_ROLE_NAMES"     // the stack's IAM role names (besides "<stack>-" names)
+	EnvLogGroups     = "WARDEN_LOG_GROUPS"     // CloudWatch Logs groups the stack subscribes to (the invocation log)
 )
 
 // Stack names the parts of the deployed Bedrock Warden stack.
@@ -57,6 +58,10 @@ type Stack struct {
 	// RoleNames are the stack's IAM roles; names beginning with Name+"-"
 	// count too (CloudFormation generates role names that way).
 	RoleNames []string
+	// LogGroups are the CloudWatch Logs groups the stack reads through a
+	// subscription filter (the model invocation log of usage limits):
+	// removing the filter or the group stops the counting.
+	LogGroups []string
 }
 
 // StackFromEnv reads the stack's parts from the environment. It fails when
@@ -73,6 +78,7 @@ func StackFromEnv(getenv func(string) string) (Stack, error) {
 		TableARN:      strings.TrimSpace(getenv(EnvTableARN)),
 		KeyARNs:       list(getenv(EnvKeyARNs)),
 		RoleNames:     list(getenv(EnvRoleNames)),
+		LogGroups:     list(getenv(EnvLogGroups)),
 	}
 	for _, k := range s.KeyARNs {
 		if !strings.HasPrefix(k, "arn:") || !strings.Contains(k, ":key/") {
@@ -114,6 +120,7 @@ const (
 	SourceSSM      = "ssm.amazonaws.com"
 	SourceKMS      = "kms.amazonaws.com"
 	SourceIAM      = "iam.amazonaws.com"
+	SourceLogs     = "logs.amazonaws.com"
 )
 
 // Watched lists, per event source, the eventNames that change a watched
@@ -137,6 +144,8 @@ var Watched = map[string][]string{
 	// The stack's own roles (IAM events reach EventBridge in us-east-1).
 	SourceIAM: {"PutRolePolicy", "DeleteRolePolicy", "AttachRolePolicy", "DetachRolePolicy", "UpdateAssumeRolePolicy",
 		"PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary", "DeleteRole", "UpdateRole", "TagRole", "UntagRole"},
+	// The invocation log the usage function is subscribed to.
+	SourceLogs: {"DeleteSubscriptionFilter", "PutSubscriptionFilter", "DeleteLogGroup"},
 }
 
 // BaseName strips a Lambda API version suffix from eventName:
@@ -276,6 +285,7 @@ const (
 	KindParameter Kind = "SSM parameter"
 	KindKey       Kind = "KMS key"
 	KindRole      Kind = "IAM role"
+	KindLogGroup  Kind = "CloudWatch Logs log group"
 )
 
 // params holds the requestParameters and responseElements members that
@@ -296,6 +306,7 @@ type params struct {
 	TableDesc       *struct {
 		TableName string `json:"tableName"`
 	} `json:"tableDescription"`
+	LogGroupName string `json:"logGroupName"` // logs
 }
 
 func (s *Stack) match(source, name string, req, resp *params, resources []decode.Resource) (Kind, string, bool) {
@@ -318,6 +329,14 @@ func (s *Stack) match(source, name string, req, resp *params, resources []decode
 	case SourceIAM:
 		r := strings.TrimSpace(req.RoleName)
 		return KindRole, r, s.stackName(r, s.RoleNames)
+	case SourceLogs:
+		g := strings.TrimSpace(req.LogGroupName)
+		for _, x := range s.LogGroups {
+			if g != "" && g == x {
+				return KindLogGroup, g, true
+			}
+		}
+		return KindLogGroup, g, false
 	case SourceEvents:
 		rule := req.Name
 		if name == "PutTargets" || name == "RemoveTargets" {

@@ -27,6 +27,7 @@ var stack = tamper.Stack{
 	KeyARNs: []string{"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		"arn:aws:kms:us-east-1:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"},
 	RoleNames: []string{"warden-remediator-role"},
+	LogGroups: []string{"/aws/bedrock/modelinvocations"},
 }
 
 // kmsRecord is a KMS event as CloudTrail writes it: the key named in
@@ -94,6 +95,9 @@ func TestCheckReportsChangesToTheStack(t *testing.T) {
 		{tamper.SourceIAM, "PutRolePolicy", `{"roleName":"bedrock-warden-RemediatorRole-1AB2CD3EF4","policyName":"x","policyDocument":"{}"}`, tamper.KindRole, "bedrock-warden-RemediatorRole-1AB2CD3EF4"},
 		{tamper.SourceIAM, "UntagRole", `{"roleName":"warden-remediator-role","tagKeys":["bedrock-warden:protected"]}`, tamper.KindRole, "warden-remediator-role"},
 		{tamper.SourceIAM, "AttachRolePolicy", `{"roleName":"bedrock-warden-SweeperRole-9ZZ","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}`, tamper.KindRole, "bedrock-warden-SweeperRole-9ZZ"},
+		{tamper.SourceLogs, "DeleteSubscriptionFilter", `{"logGroupName":"/aws/bedrock/modelinvocations","filterName":"bedrock-warden-usage"}`, tamper.KindLogGroup, "/aws/bedrock/modelinvocations"},
+		{tamper.SourceLogs, "PutSubscriptionFilter", `{"logGroupName":"/aws/bedrock/modelinvocations","filterName":"bedrock-warden-usage","filterPattern":"nothing"}`, tamper.KindLogGroup, "/aws/bedrock/modelinvocations"},
+		{tamper.SourceLogs, "DeleteLogGroup", `{"logGroupName":"/aws/bedrock/modelinvocations"}`, tamper.KindLogGroup, "/aws/bedrock/modelinvocations"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,6 +142,9 @@ func TestCheckIgnoresOtherResourcesAndReads(t *testing.T) {
 		{tamper.SourceKMS, "GenerateMac", `{"keyId":"1234abcd-12ab-34cd-56ef-1234567890ab"}`},
 		{tamper.SourceIAM, "PutRolePolicy", `{"roleName":"payments-api","policyName":"x"}`},
 		{tamper.SourceIAM, "GetRole", `{"roleName":"bedrock-warden-RemediatorRole-1AB2CD3EF4"}`},
+		{tamper.SourceLogs, "DeleteSubscriptionFilter", `{"logGroupName":"/aws/lambda/payments","filterName":"x"}`},
+		{tamper.SourceLogs, "DeleteSubscriptionFilter", `{"logGroupName":"/aws/bedrock/modelinvocations-old","filterName":"x"}`},
+		{tamper.SourceLogs, "FilterLogEvents", `{"logGroupName":"/aws/bedrock/modelinvocations"}`},
 		{tamper.SourceEvents, "DisableRule", `not json`},
 		{tamper.SourceEvents, "DisableRule", ``},
 	}
@@ -261,12 +268,14 @@ func TestStackFromEnv(t *testing.T) {
 	env := map[string]string{
 		tamper.EnvStack: "bedrock-warden", tamper.EnvRuleNames: "a, b,", tamper.EnvFunctionNames: "f1",
 		tamper.EnvTopicARN: "arn:aws:sns:us-east-1:111122223333:t", tamper.EnvTable: "tbl", tamper.EnvParameterPath: "/bw/",
+		tamper.EnvLogGroups: "/aws/bedrock/modelinvocations",
 	}
 	s, err := tamper.StackFromEnv(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Name != "bedrock-warden" || len(s.RuleNames) != 2 || s.RuleNames[1] != "b" || s.ParameterPath != "/bw" || s.Table != "tbl" {
+	if s.Name != "bedrock-warden" || len(s.RuleNames) != 2 || s.RuleNames[1] != "b" || s.ParameterPath != "/bw" || s.Table != "tbl" ||
+		len(s.LogGroups) != 1 || s.LogGroups[0] != "/aws/bedrock/modelinvocations" {
 		t.Fatalf("stack %+v", s)
 	}
 	for k, v := range map[string]string{tamper.EnvTopicARN: "warden-alerts", tamper.EnvParameterPath: "bw", "": ""} {

@@ -12,10 +12,12 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/remediation"
 	"github.com/bedrock-warden/warden/pkg/remediation/iamstate"
@@ -24,6 +26,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/remediation/ssmmode"
 	"github.com/bedrock-warden/warden/pkg/seal"
 	"github.com/bedrock-warden/warden/pkg/seal/kmsmac"
+	"github.com/bedrock-warden/warden/pkg/usage"
 )
 
 // Environment variables of the remediator and the sweeper (besides the
@@ -66,6 +69,19 @@ func ownAccount(ctx context.Context, cfg aws.Config) (string, error) {
 	return aws.ToString(id.Account), nil
 }
 
+// limitBlocks resolves limit-exceeded findings against the remediator's
+// own policy (usage.BlockFor): the limit's action, models and period come
+// from the policy, never from the finding.
+type limitBlocks struct{ p *policy.Policy }
+
+func (l limitBlocks) Block(f findings.Finding, now time.Time) (remediation.Block, bool, error) {
+	models, until, ok, err := usage.BlockFor(l.p, f, now)
+	if err != nil || !ok {
+		return remediation.Block{}, ok, err
+	}
+	return remediation.Block{Limit: f.Details[findings.DetailLimit], Models: models, Until: until}, true, nil
+}
+
 // Remediator builds the remediator Lambda's handler: findings are admitted
 // only from the stack's topic with a valid seal (WARDEN_FINDING_KEY), the
 // ledger is sealed with WARDEN_LEDGER_KEY, the guard and the breaker act
@@ -90,6 +106,7 @@ func Remediator(ctx context.Context, cfg aws.Config, getenv func(string) string,
 	return &remediation.Remediator{
 		Config: remediation.Config{
 			Actions:           p.Remediation.Actions,
+			Limits:            limitBlocks{p},
 			MaxActionsPerHour: p.Remediation.MaxActionsPerHour,
 			QuarantineTTL:     p.Remediation.QuarantineTTL.D(),
 			Guard: remediation.Guard{Policy: p, ProtectedTag: p.Remediation.ProtectedTag,
