@@ -27,7 +27,19 @@ const (
 	RuleMonitorTampered           = "monitor-tampered"
 	RuleRemediationBreakerOpen    = "remediation-breaker-open"
 	RuleFindingRejected           = "finding-rejected"
+	RulePolicyRejected            = "policy-rejected"
+	RuleSelfTest                  = "selftest"
 )
+
+// SelfTestEventType is the eventType of the synthetic event `warden
+// selftest` sends to the detector. CloudTrail sets eventType itself
+// (AwsApiCall, AwsServiceEvent, …) and never writes this value, so no real
+// API call can pass for a self-test.
+const SelfTestEventType = "BedrockWardenSelfTest"
+
+// DetailSynthetic is the Details key ("true") of a finding no real API
+// call caused (the self-test's): alerts show it, nothing acts on it.
+const DetailSynthetic = "synthetic"
 
 // RuleInfo describes a rule: its id, the severity it has unless the policy
 // says otherwise, and one line saying what it catches.
@@ -63,6 +75,8 @@ var Catalogue = []RuleInfo{
 	{RuleMonitorTampered, Critical, "a part of the Bedrock Warden stack itself was changed or disabled"},
 	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},
 	{RuleFindingRejected, Critical, "the remediator, the sweeper or undo refused a message or ledger record that the stack did not seal (forged, altered or replayed): someone tried to make Bedrock Warden change IAM"},
+	{RulePolicyRejected, Critical, "the policy parameter holds a document that is not a valid policy (written by hand, not by warden policy push): the functions ignore it and keep the last good policy"},
+	{RuleSelfTest, Info, "the synthetic event of warden selftest reached the detector: proof that detection, alerts, metrics and state work; never remediated"},
 }
 
 // Lookup returns the catalogue entry for id.
