@@ -74,7 +74,7 @@ func TestScanReportsFindingsFromHistory(t *testing.T) {
 	if len(fs) != 1 || fs[0].Rule != findings.RuleUnauthorizedModel || fs[0].EventID != "opus-1" {
 		t.Fatalf("findings %+v", fs)
 	}
-	if !strings.Contains(stderr, "in 2 Bedrock events from 1 Regions") {
+	if !strings.Contains(stderr, "in 2 Bedrock events from 1 Region (") {
 		t.Fatalf("summary missing: %s", stderr)
 	}
 	var sources []string
@@ -106,7 +106,7 @@ func TestScanNoFindingsExitsZero(t *testing.T) {
 	srv, _ := fakeTrail(t)
 	srv.Add(t, "eu-west-1", scanRecord("ok", "bedrock.amazonaws.com", "amazon.nova-lite-v1:0", "eu-west-1", scanNow.Add(-time.Hour)))
 	code, stdout, stderr := runCLI(t, "", "scan", "--region", "eu-west-1", "--until", scanNow.Add(-time.Minute).Format(time.RFC3339))
-	if code != exitOK || stdout != "" || !strings.Contains(stderr, "no findings in 1 Bedrock events") {
+	if code != exitOK || stdout != "" || !strings.Contains(stderr, "no findings in 1 Bedrock event from 1 Region") {
 		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
 }
@@ -168,12 +168,12 @@ func TestScanUsageErrors(t *testing.T) {
 }
 
 func TestScanHelpStatesLimits(t *testing.T) {
-	code, _, stderr := runCLI(t, "", "scan", "--help")
+	code, stdout, _ := runCLI(t, "", "scan", "--help")
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"MANAGEMENT EVENTS ONLY", "90 DAYS", "bedrock-mantle.amazonaws.com", "cloudtrail:LookupEvents"} {
-		if !strings.Contains(stderr, want) {
+	for _, want := range []string{"MANAGEMENT EVENTS ONLY", "90 DAYS", "bedrock-mantle.amazonaws.com", "cloudtrail:LookupEvents", "--since", "Examples:"} {
+		if !strings.Contains(stdout, want) {
 			t.Errorf("--help lacks %q", want)
 		}
 	}
