@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -232,5 +233,17 @@ func TestScanAcceptsPublicSamples(t *testing.T) {
 	}
 	if res.events+res.skipped != len(records) || res.events == 0 {
 		t.Fatalf("%d records: %d events, %d skipped", len(records), res.events, res.skipped)
+	}
+}
+
+// TestScanSaysWhyItWaits: a throttled request is retried, and the person
+// watching is told which Region, why, which attempt and how long.
+func TestScanSaysWhyItWaits(t *testing.T) {
+	srv, _ := fakeTrail(t)
+	srv.Add(t, "us-east-1", scanRecord("ok-1", "bedrock.amazonaws.com", "amazon.nova-lite-v1:0", "us-east-1", scanNow.Add(-time.Hour)))
+	srv.Throttle("us-east-1", 1)
+	code, _, stderr := runCLI(t, "", "scan")
+	if code != exitOK || !regexp.MustCompile(`warden scan: us-east-1: throttled by CloudTrail \(2 requests/s per Region\); retry 2 of \d+ in `).MatchString(stderr) {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
