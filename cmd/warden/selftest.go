@@ -55,8 +55,8 @@ remediable, and the remediator never touches /bedrock-warden/ roles.
 
 The caller needs cloudformation:DescribeStacks; lambda:InvokeFunction on the
 detector; sqs:CreateQueue, SetQueueAttributes, GetQueueAttributes,
-ReceiveMessage, DeleteMessage, DeleteQueue; sns:Subscribe and Unsubscribe on
-the topic; dynamodb:GetItem on the table; cloudwatch:GetMetricData; and
+ReceiveMessage, DeleteMessage, DeleteQueue; sns:Subscribe, Unsubscribe and
+ConfirmSubscription on the topic; dynamodb:GetItem on the table; cloudwatch:GetMetricData; and
 optionally kms:VerifyMac and securityhub:GetFindings.
 
 Exit status: 0 every hop passed (or was skipped), 1 a hop failed, 2 usage

@@ -321,12 +321,15 @@ func (p *Publisher) resources(f findings.Finding) []types.Resource {
 				kind = "AwsIamUser"
 			}
 		}
-		out = append(out, types.Resource{Type: aws.String(kind), Id: aws.String(clip(pr, 512)), Partition: types.Partition(part), Region: region,
-			Details: &types.ResourceDetails{Other: map[string]string{"principalType": clip(f.PrincipalType, 128), "accessKeyId": clip(f.AccessKeyID, 128)}}})
+		r := types.Resource{Type: aws.String(kind), Id: aws.String(clip(pr, 512)), Partition: types.Partition(part), Region: region}
+		if other := nonEmpty(map[string]string{"principalType": f.PrincipalType, "accessKeyId": f.AccessKeyID, "sessionName": f.SessionName}); other != nil {
+			r.Details = &types.ResourceDetails{Other: other}
+		}
+		out = append(out, r)
 	}
 	if m := firstNonEmpty(f.BaseModel, f.Model); m != "" && f.Rule != findings.RulePolicyRejected {
 		out = append(out, types.Resource{Type: aws.String("Other"), Id: aws.String(clip(m, 512)), Partition: types.Partition(part), Region: region,
-			Details: &types.ResourceDetails{Other: map[string]string{"kind": "bedrock-model", "modelId": clip(f.Model, 512)}}})
+			Details: &types.ResourceDetails{Other: nonEmpty(map[string]string{"kind": "bedrock-model", "modelId": f.Model, "modelKind": f.ModelKind})}})
 	}
 	if len(out) == 0 {
 		out = append(out, types.Resource{Type: aws.String("Other"), Id: aws.String("bedrock-warden/" + p.Opts.Stack), Partition: types.Partition(part), Region: region})
@@ -454,6 +457,21 @@ func clip(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+// nonEmpty keeps the entries with a value (cut to the field limit); nil
+// when none is left.
+func nonEmpty(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if v = strings.TrimSpace(v); v != "" {
+			out[k] = clip(safetext.Line(v), maxField)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -23,6 +23,7 @@ import (
 // SNSAPI and SQSAPI are the calls this package makes; the SDK clients
 // satisfy them.
 type SNSAPI interface {
+	ConfirmSubscription(ctx context.Context, in *sns.ConfirmSubscriptionInput, opts ...func(*sns.Options)) (*sns.ConfirmSubscriptionOutput, error)
 	Subscribe(ctx context.Context, in *sns.SubscribeInput, opts ...func(*sns.Options)) (*sns.SubscribeOutput, error)
 	Unsubscribe(ctx context.Context, in *sns.UnsubscribeInput, opts ...func(*sns.Options)) (*sns.UnsubscribeOutput, error)
 }
@@ -98,6 +99,9 @@ func (s *subscription) ARN() string { return s.arn }
 
 // notification is the SNS envelope SQS receives (raw delivery off).
 type notification struct {
+	Type              string
+	Token             string
+	TopicArn          string
 	Subject           string
 	Message           string
 	MessageAttributes map[string]struct {
@@ -118,7 +122,13 @@ func (s *subscription) Receive(ctx context.Context, wait time.Duration) ([]selft
 	var msgs []selftest.Message
 	for _, m := range out.Messages {
 		var n notification
-		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &n); err == nil {
+		if err := json.Unmarshal([]byte(aws.ToString(m.Body)), &n); err == nil && n.Type == "SubscriptionConfirmation" {
+			// Same-account SQS subscriptions are usually confirmed at
+			// once; when SNS asks, confirm.
+			if _, err := s.tap.SNS.ConfirmSubscription(ctx, &sns.ConfirmSubscriptionInput{TopicArn: aws.String(n.TopicArn), Token: aws.String(n.Token)}); err != nil {
+				return nil, fmt.Errorf("sns ConfirmSubscription: %w", err)
+			}
+		} else if err == nil {
 			attrs := map[string]string{}
 			for k, v := range n.MessageAttributes {
 				attrs[k] = v.Value
