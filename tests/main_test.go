@@ -222,6 +222,9 @@ var reviewed = map[string][]string{
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "cloudwatch:PutMetricData", "ssm:GetParameter",
 		"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
 		"kms:GenerateMac",
+		// Issue 16: the policy's history (an invalid version falls back to
+		// the newest valid one) and the optional Security Hub sink.
+		"ssm:GetParameterHistory", "securityhub:BatchImportFindings", "securityhub:GetFindings",
 	},
 	"remediator": {
 		"logs:CreateLogStream", "logs:PutLogEvents",
@@ -232,6 +235,7 @@ var reviewed = map[string][]string{
 		"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:DetachUserPolicy", "iam:UpdateAccessKey", "iam:UpdateServiceSpecificCredential",
 		"ssm:GetParameter", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "sqs:SendMessage", "kms:GenerateMac", "kms:VerifyMac",
+		"ssm:GetParameterHistory",
 	},
 	"sweeper": {
 		"logs:CreateLogStream", "logs:PutLogEvents",
@@ -242,16 +246,19 @@ var reviewed = map[string][]string{
 		"iam:PutUserPolicy", "iam:DeleteUserPolicy", "iam:AttachUserPolicy", "iam:UpdateAccessKey", "iam:UpdateServiceSpecificCredential",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "kms:GenerateMac", "kms:VerifyMac",
+		"securityhub:BatchImportFindings", "securityhub:GetFindings", // archive on undo
 	},
 	"budget": {
 		"logs:CreateLogStream", "logs:PutLogEvents", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "kms:GenerateMac",
+		"ssm:GetParameterHistory", "securityhub:BatchImportFindings", "securityhub:GetFindings",
 	},
 	"reconciler": {
 		"logs:CreateLogStream", "logs:PutLogEvents", "cloudtrail:LookupEvents", "cloudwatch:GetMetricData",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "kms:GenerateMac",
+		"ssm:GetParameterHistory", "securityhub:BatchImportFindings", "securityhub:GetFindings",
 	},
 	"usage": {
 		"logs:CreateLogStream", "logs:PutLogEvents",
@@ -263,6 +270,7 @@ var reviewed = map[string][]string{
 		"logs:CreateLogStream", "logs:PutLogEvents",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "sqs:SendMessage", "kms:GenerateMac",
+		"ssm:GetParameterHistory", "securityhub:BatchImportFindings", "securityhub:GetFindings",
 	},
 	// Read-only IAM and Organizations: the audit never writes IAM.
 	"posture": {

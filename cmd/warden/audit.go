@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,10 +23,7 @@ func init() {
 	register(command{name: "audit", summary: "who could break the policy today: effective Bedrock permissions of every user and role", run: runAudit})
 }
 
-const auditUsage = `Usage: warden audit [--policy FILE] [--principal GLOB] [--format text|json]
-                    [--concurrency N] [--no-scps]
-
-Lists the account's IAM users and roles, reads the policies that apply to
+const auditAbout = `Lists the account's IAM users and roles, reads the policies that apply to
 each (inline, managed at their default version, group policies, the
 permissions boundary, and the SCPs of AWS Organizations where the caller may
 read them) and judges, against the same policy detection uses, what each
@@ -48,54 +42,37 @@ user/NAME) with IAM wildcards. IAM: the iam:List*/Get* reads of the user,
 role, group and policy APIs; organizations:Describe*/List* for SCPs.
 
 Exit status: 0 no principal exceeds the policy, 1 some do, 2 usage errors or
-principals that could not be read (after printing everything that was read).
-
-Flags:
-`
+principals that could not be read (after printing everything that was read).`
 
 func runAudit(ctx context.Context, args []string, sio *IO) int {
-	fl := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	principal := fl.String("principal", "", "audit only principals matching `GLOB` (ARN, or role/NAME, user/NAME)")
-	format := fl.String("format", "text", "output format: text or json")
-	workers := fl.Int("concurrency", audit.DefaultWorkers, "principals read at once")
-	noSCPs := fl.Bool("no-scps", false, "do not read SCPs from AWS Organizations")
-	fl.Usage = func() { fmt.Fprint(fl.Output(), auditUsage); fl.PrintDefaults() }
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fl := newFlags("audit", "warden audit [--policy LOCATION] [--principal GLOB] [--format text|json] [--concurrency N] [--no-scps]",
+		auditAbout,
+		"warden audit",
+		"warden audit --principal 'role/app-*' --format json | jq '.principals[] | select(.risk != \"none\")'").withFormat()
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	principal := fl.fs.String("principal", "", "audit only principals matching `GLOB` (ARN, or role/NAME, user/NAME)")
+	workers := fl.fs.Int("concurrency", audit.DefaultWorkers, "principals read at `N` at once (1 to 64)")
+	noSCPs := fl.fs.Bool("no-scps", false, "do not read SCPs from AWS Organizations")
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(sio.Stderr, "warden audit: "+format+"\n", a...)
-		return exitUsage
-	}
-	if fl.NArg() > 0 {
-		return fail("unexpected argument %q (see warden audit --help)", fl.Arg(0))
-	}
-	if *format != "text" && *format != "json" {
-		return fail("--format must be text or json, not %q", *format)
+	failf := func(format string, a ...any) int { return fail(sio, "audit", fmt.Errorf(format, a...)) }
+	if len(pos) > 0 {
+		return failf("unexpected argument %q (audit takes only flags)", pos[0])
 	}
 	if *workers < 1 || *workers > 64 {
-		return fail("--concurrency must be between 1 and 64, not %d", *workers)
+		return failf("--concurrency must be between 1 and 64, not %d", *workers)
 	}
-	p, err := loadPolicy(*policyPath, sio.Getenv)
+	lp, err := loadPolicy(ctx, *policyFlag, sio, "")
 	if err != nil {
-		return fail("%v", err)
+		return failf("%v", err)
 	}
-	name := *policyPath
-	if name == "" {
-		name = "embedded default"
-		if sio.Getenv("WARDEN_POLICY") != "" {
-			name = "$WARDEN_POLICY"
-		}
-	}
+	p, name := lp.Policy, lp.Name
 	rec := awsconf.NewRecorder()
 	cfg, err := awsconf.Load(ctx, "", "", rec)
 	if err != nil {
-		return fail("%v", err)
+		return failf("%v", err)
 	}
 	a := &audit.Auditor{Policy: p, PolicyName: name, Directory: iamsrc.NewFromConfig(cfg), Workers: *workers}
 	if !*noSCPs {
@@ -113,17 +90,15 @@ func runAudit(ctx context.Context, args []string, sio *IO) int {
 		fmt.Fprint(sio.Stderr, "\r\x1b[K")
 	}
 	if rep == nil {
-		return fail("%v", runErr)
+		return failf("%v", runErr)
 	}
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(sio.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			return fail("write: %v", err)
+	switch {
+	case fl.JSON():
+		if err := writeJSON(sio.Stdout, rep); err != nil {
+			return failf("write: %v", err)
 		}
 	default:
-		printAudit(sio.Stdout, rep, sio.IsTerminal)
+		printAudit(sio.Stdout, rep, colourOn(sio))
 	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(sio.Stderr, "warden audit: %s\n", safetext.Line(e))
@@ -312,5 +287,10 @@ func riskLabel(risk string, colour bool) string {
 		}
 		return label
 	}
-	return sevLabel(findings.Severity(risk), colour)
+	code := sevColour[findings.Severity(risk)]
+	if !colour || code == "" {
+		return label
+	}
+	// Pad before colouring so tabwriter's widths stay right.
+	return "\x1b[" + code + "m" + fmt.Sprintf("%-8s", label) + "\x1b[0m"
 }

@@ -2,19 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"math"
-	"text/tabwriter"
 
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 
 	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/budget"
 	"github.com/bedrock-warden/warden/pkg/budget/metricsource"
+	"github.com/bedrock-warden/warden/pkg/stack"
 )
 
 func init() {
@@ -25,78 +21,67 @@ func init() {
 // the awsQuery protocol moto speaks.
 var budgetCloudWatchOptions []func(*cloudwatch.Options)
 
-const budgetUsage = `Usage: warden budget status [--policy FILE] [--json]
+func runBudget(ctx context.Context, args []string, sio *IO) int {
+	return dispatch(ctx, "budget", map[string]subcommand{
+		"status": {"usage per model against the policy's budgets, with projections", runBudgetStatus},
+	}, args, sio)
+}
 
-Reads the AWS/Bedrock CloudWatch metrics (Invocations, InputTokenCount,
+func runBudgetStatus(ctx context.Context, args []string, sio *IO) int {
+	fl := newFlags("budget status", "warden budget status [--policy LOCATION] [--format text|json]",
+		`Reads the AWS/Bedrock CloudWatch metrics (Invocations, InputTokenCount,
 OutputTokenCount by ModelId) for the current UTC day and month and prints,
 per budget and model, the usage so far, the projection to the end of the
 period at the current rate, and the share of the budget used.
 
-The policy is --policy FILE, else $WARDEN_POLICY, else the embedded default.
-AWS access uses the usual SDK configuration; AWS_ENDPOINT_URL is honoured.
+The budgets come from --policy, else $WARDEN_POLICY, else the embedded
+default. AWS access uses the usual SDK configuration (IAM:
+cloudwatch:GetMetricData); AWS_ENDPOINT_URL is honoured.
 
-Exit status: 0 every budget under 80 %, 1 some budget at 80 % or more, 2 error.
-
-Flags:
-`
-
-func runBudget(ctx context.Context, args []string, sio *IO) int {
-	if code, ok := onlyStatus(args, budgetUsage, sio); !ok {
+Exit status: 0 every budget under 80 %, 1 some budget at 80 % or more, 2 error.`,
+		"warden budget status --policy ssm:///bedrock-warden/prod/policy",
+		"warden budget status --json | jq '.[] | select(.percent >= 80)'").withFormat()
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
 		return code
 	}
-	fl := flag.NewFlagSet("budget status", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	asJSON := fl.Bool("json", false, "print JSON instead of a table")
-	fl.Usage = func() { fmt.Fprint(fl.Output(), budgetUsage); fl.PrintDefaults() }
-	if err := fl.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if len(pos) > 0 {
+		return fail(sio, "budget status", fmt.Errorf("unexpected argument %q (budget status takes only flags)", pos[0]))
 	}
-	if fl.NArg() > 0 {
-		fmt.Fprintln(sio.Stderr, "warden budget status: takes no arguments")
-		return exitUsage
-	}
-	p, err := loadPolicy(*policyPath, sio.Getenv)
+	p, err := loadPolicy(ctx, *policyFlag, sio, "")
 	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden budget status: %v\n", err)
-		return exitUsage
+		return fail(sio, "budget status", err)
 	}
 	if len(p.Budgets) == 0 {
-		fmt.Fprintln(sio.Stderr, "warden budget status: the policy has no budgets")
-		if *asJSON {
+		fmt.Fprintf(sio.Stderr, "warden budget status: %s has no budgets (see docs/spikes-and-budgets.md)\n", p.Name)
+		if fl.JSON() {
 			fmt.Fprintln(sio.Stdout, "[]")
 		}
 		return exitOK
 	}
 	cfg, err := awsconf.Load(ctx, "", "", nil)
 	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden budget status: %v\n", err)
-		return exitUsage
+		return fail(sio, "budget status", err)
 	}
-	c := &budget.Checker{Policy: p, Source: metricsource.NewFromConfig(cfg, budgetCloudWatchOptions...), Now: statusNow}
+	c := &budget.Checker{Policy: p.Policy, Source: metricsource.NewFromConfig(cfg, budgetCloudWatchOptions...), Now: statusNow}
 	statuses, err := c.Status(ctx)
 	if err != nil {
 		// Partial results (a budget with a bad period) are still shown.
-		fmt.Fprintf(sio.Stderr, "warden budget status: %v\n", err)
+		fmt.Fprintf(sio.Stderr, "warden budget status: %v\n", stack.Explain(err, "read the AWS/Bedrock metrics", "allow cloudwatch:GetMetricData"))
 		if statuses == nil {
 			return exitUsage
 		}
 	}
-	if *asJSON {
-		enc := json.NewEncoder(sio.Stdout)
-		enc.SetIndent("", "  ")
+	if fl.JSON() {
 		if statuses == nil {
 			statuses = []budget.Status{}
 		}
-		if err := enc.Encode(statuses); err != nil {
-			fmt.Fprintf(sio.Stderr, "warden budget status: write: %v\n", err)
-			return exitUsage
+		if err := writeJSON(sio.Stdout, statuses); err != nil {
+			return fail(sio, "budget status", err)
 		}
-	} else {
-		printBudgets(sio.Stdout, statuses)
+	} else if perr := printBudgets(sio, statuses); perr != nil {
+		return fail(sio, "budget status", perr)
 	}
 	if err != nil {
 		return exitUsage
@@ -109,9 +94,9 @@ func runBudget(ctx context.Context, args []string, sio *IO) int {
 	return exitOK
 }
 
-func printBudgets(w io.Writer, statuses []budget.Status) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tPERIOD\tINVOCATIONS\tTOKENS\tUSD\tPROJECTED\tUSED\tSTATE")
+func printBudgets(sio *IO, statuses []budget.Status) error {
+	t := &table{header: []string{"MODEL", "PERIOD", "INVOCATIONS", "TOKENS", "USD", "PROJECTED", "USED", "STATE"},
+		shrink: map[int]bool{0: true}}
 	for _, s := range statuses {
 		usd := budget.USD(s.Used.USD)
 		if s.PriceMissing {
@@ -121,14 +106,21 @@ func printBudgets(w io.Writer, statuses []budget.Status) {
 		if state == "" {
 			state = "ok"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			s.Model, s.Period,
+		row := plainCells(s.Model, s.Period,
 			budgetCell(budget.Group(s.Used.Invocations), s.Budget.MaxInvocations > 0, budget.Group(s.Budget.MaxInvocations)),
 			budgetCell(budget.Group(s.Used.Tokens()), s.Budget.MaxTokens > 0, budget.Group(s.Budget.MaxTokens)),
 			budgetCell(usd, s.Budget.MaxUSD > 0, budget.USD(s.Budget.MaxUSD)),
 			budgetProjected(s), budgetPercent(s), state)
+		switch state {
+		case "ok":
+		case "warning":
+			row[7].colour = "33"
+		default:
+			row[7].colour = "31"
+		}
+		t.rows = append(t.rows, row)
 	}
-	tw.Flush()
+	return t.render(sio.Stdout, sio.Width, colourOn(sio))
 }
 
 func budgetCell(used string, limited bool, limit string) string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
@@ -25,55 +23,45 @@ func init() {
 	register(command{name: "check", summary: "check CloudTrail events (files, directories, stdin) against the policy", run: runCheck})
 }
 
-const checkUsage = `Usage: warden check [--policy FILE] [--format text|json] [PATH ...]
-
-Decodes every CloudTrail record in PATH — EventBridge envelopes, bare records,
+const checkAbout = `Decodes every CloudTrail record in PATH — EventBridge envelopes, bare records,
 CloudTrail log files (plain or .gz), SQS messages, JSON lines — normalises it,
-judges it against the policy and prints the findings. Sequences across
-records (recon-then-invoke) are judged over all inputs together, in event
-time order, whatever order the files are given in.
+judges it against the policy and prints the findings (a table, or one finding
+JSON per line with --format json: the contract of docs/findings.md). Sequences
+across records (recon-then-invoke) are judged over all inputs together, in
+event time order, whatever order the files are given in.
 
 PATH is a file, a directory (searched recursively for *.json, *.json.gz,
-*.jsonl and *.jsonl.gz) or - for standard input. Without PATH, events/ is
-checked. Records from sources other than Bedrock are skipped and counted.
+*.jsonl and *.jsonl.gz; env.json files and functions/ directories, which hold
+sam local invoke inputs, are skipped) or - for standard input. Without PATH,
+events/ is checked. Records from sources other than Bedrock are skipped and
+counted.
 
 Exit status: 0 no findings, 1 findings, 2 usage or input errors (after
-printing everything that could be checked).
-
-Flags:
-`
+printing everything that could be checked).`
 
 func runCheck(ctx context.Context, args []string, sio *IO) int {
-	fl := flag.NewFlagSet("check", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	format := fl.String("format", "text", "output format: text or json")
-	fl.Usage = func() { fmt.Fprint(fl.Output(), checkUsage); fl.PrintDefaults() }
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fl := newFlags("check", "warden check [--policy LOCATION] [--format text|json] [PATH ...]", checkAbout,
+		"warden check",
+		"warden check --policy events/strict-policy.yaml --format json events/",
+		"warden check ~/Downloads/AWSLogs/",
+		"aws s3 cp s3://trail-bucket/AWSLogs/…/file.json.gz - | warden check -").withFormat()
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	paths, code, ok := fl.parse(args, sio)
+	if !ok {
+		return code
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(sio.Stderr, "warden check: --format must be text or json, not %q\n", *format)
-		return exitUsage
-	}
-	p, err := loadPolicy(*policyPath, sio.Getenv)
+	p, err := loadPolicy(ctx, *policyFlag, sio, "")
 	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden check: %v\n", err)
-		return exitUsage
+		return fail(sio, "check", err)
 	}
-	paths := fl.Args()
 	if len(paths) == 0 {
 		paths = []string{"events"}
 	}
 	files, err := expandPaths(paths)
 	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden check: %v\n", err)
-		return exitUsage
+		return fail(sio, "check", err)
 	}
-	engine := rules.New(p)
+	engine := rules.New(p.Policy)
 	core := &detector.Core{Rules: engine}
 	seq := &sequences{engine: engine}
 	var (
@@ -97,7 +85,7 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 					skipped++
 					return
 				}
-				fmt.Fprintf(sio.Stderr, "warden check: %v\n", err)
+				fmt.Fprintf(sio.Stderr, "warden check: %s\n", safetext.Line(err.Error()))
 				inputErrors++
 				return
 			}
@@ -108,26 +96,11 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 		closeFn()
 	}
 	all = append(all, seq.findings()...)
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if a.Severity.Rank() != b.Severity.Rank() {
-			return a.Severity.Rank() > b.Severity.Rank()
-		}
-		return a.EventTime.Before(b.EventTime)
-	})
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(sio.Stdout)
-		for i := range all {
-			if err := enc.Encode(&all[i]); err != nil {
-				fmt.Fprintf(sio.Stderr, "warden check: write: %v\n", err)
-				return exitUsage
-			}
-		}
-	default:
-		printTable(sio.Stdout, all, sio.IsTerminal)
+	sortFindings(all)
+	if err := printFindings(sio, all, fl.JSON()); err != nil {
+		return fail(sio, "check", err)
 	}
-	fmt.Fprintf(sio.Stderr, "%s in %d Bedrock events from %d inputs", summary(all), events, len(files))
+	fmt.Fprintf(sio.Stderr, "%s in %s from %s", summary(all), plural(events, "Bedrock event"), plural(len(files), "input"))
 	if skipped > 0 {
 		fmt.Fprintf(sio.Stderr, "; %s skipped", plural(skipped, "non-Bedrock record"))
 	}
@@ -142,6 +115,31 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// sortFindings orders findings most severe first, then by event time.
+func sortFindings(all []findings.Finding) {
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		return a.EventTime.Before(b.EventTime)
+	})
+}
+
+// printFindings prints findings as one JSON object per line, or as a table.
+func printFindings(sio *IO, all []findings.Finding, asJSON bool) error {
+	if !asJSON {
+		return printTable(sio.Stdout, all, colourOn(sio), sio.Width)
+	}
+	enc := json.NewEncoder(sio.Stdout)
+	for i := range all {
+		if err := enc.Encode(&all[i]); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+	}
+	return nil
 }
 
 // expandPaths turns the PATH arguments into input names: files as given,
@@ -166,6 +164,12 @@ func expandPaths(paths []string) ([]string, error) {
 			if err != nil {
 				return err
 			}
+			if skipWalk(p, path, d) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
 			if !d.IsDir() && isEventFile(path) {
 				out = append(out, path)
 			}
@@ -179,6 +183,20 @@ func expandPaths(paths []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// skipWalk reports the entries a directory walk leaves out: env.json
+// (the environment of sam local invoke --env-vars) and functions/
+// directories (the payloads of the other functions: SNS messages and
+// schedules, not CloudTrail records).
+func skipWalk(root, path string, d fs.DirEntry) bool {
+	if path == root {
+		return false
+	}
+	if d.IsDir() {
+		return d.Name() == "functions"
+	}
+	return d.Name() == "env.json"
 }
 
 func isEventFile(path string) bool {
@@ -218,13 +236,18 @@ func summary(fs []findings.Finding) string {
 	return fmt.Sprintf("%s (%s)", plural(len(fs), "finding"), strings.Join(parts, ", "))
 }
 
-// printTable writes an aligned table, severity coloured on a terminal.
-func printTable(w io.Writer, fs []findings.Finding, colour bool) {
+// printTable writes the findings as an aligned table, severity coloured
+// when colour is on, cut to width when width > 0.
+func printTable(w io.Writer, fs []findings.Finding, colour bool, width int) error {
 	if len(fs) == 0 {
-		return
+		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEVERITY\tRULE\tTIME\tPRINCIPAL\tMODEL\tREGION\tSOURCE\tEVENT")
+	t := &table{
+		header:   []string{"SEVERITY", "RULE", "TIME", "PRINCIPAL", "MODEL", "REGION", "SOURCE", "EVENT"},
+		shrink:   map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true},
+		minWidth: map[int]int{3: 12, 4: 12, 5: 9},
+		drop:     []int{7, 2, 6}, // EVENT, TIME, SOURCE: who and which model matter most
+	}
 	for _, f := range fs {
 		when := "-"
 		if !f.EventTime.IsZero() {
@@ -238,40 +261,23 @@ func printTable(w io.Writer, fs []findings.Finding, colour bool) {
 		if model == "" {
 			model = f.Model
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			sevLabel(f.Severity, colour), safetext.Line(f.Rule), when, dash(rules.ShortPrincipal(f.Principal)), dash(model),
-			region, dash(f.SourceIP), dash(f.EventName))
+		row := plainCells(strings.ToUpper(string(f.Severity)), f.Rule, when, rules.ShortPrincipal(f.Principal))
+		row = append(row, cell{text: dash(model)}, cell{text: region}, cell{text: dash(f.SourceIP)}, cell{text: dash(f.EventName)})
+		row[0].colour = sevColour[f.Severity]
+		t.rows = append(t.rows, row)
 	}
-	tw.Flush()
+	return t.render(w, width, colour)
 }
 
-func sevLabel(s findings.Severity, colour bool) string {
-	label := strings.ToUpper(string(s))
-	if !colour {
-		return label
-	}
-	code := map[findings.Severity]string{findings.Critical: "1;31", findings.High: "31", findings.Medium: "33", findings.Low: "36", findings.Info: "37"}[s]
-	if code == "" {
-		return label
-	}
-	// Pad before colouring so tabwriter's widths stay right.
-	return "\x1b[" + code + "m" + fmt.Sprintf("%-8s", label) + "\x1b[0m"
+// sevColour is the SGR colour of each severity on a terminal.
+var sevColour = map[findings.Severity]string{
+	findings.Critical: "1;31", findings.High: "31", findings.Medium: "33", findings.Low: "36", findings.Info: "37",
 }
 
-// plural returns "1 thing" or "n things".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// dash returns s neutralised for a terminal (safetext.Line: no escape
-// sequence, control, bidi override or line break from a crafted record
-// reaches the operator), or "-" when it is empty.
+// dash returns s made safe to show, or "-" when it is empty.
 func dash(s string) string {
 	if s = safetext.Line(s); s == "" {
 		return "-"
 	}
-	return s
+	return safetext.Line(s)
 }

@@ -98,6 +98,9 @@ func TestSampleEvents(t *testing.T) {
 	covered := map[string]bool{}
 	seen := map[string]bool{}
 	for _, f := range files {
+		if filepath.Base(f) == "env.json" {
+			continue // sam local invoke's environment, not an event
+		}
 		name := strings.TrimSuffix(strings.TrimPrefix(f, "events/"), ".json")
 		seen[name] = true
 		want, ok := expected[name]
@@ -316,7 +319,7 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 	var b bytes.Buffer
 	printTable(&b, []findings.Finding{{Rule: "unauthorized-model", Severity: findings.High,
 		Principal: "arn:aws:iam::1:user/x\x1b]0;pwned\x07", Model: "m\x1b[2J\tx\u202eevil\u2028line", EventName: "InvokeModel\n<!here>",
-		SourceIP: "@channel"}}, false)
+		SourceIP: "@channel"}}, false, 0)
 	if strings.ContainsAny(b.String(), "\x1b\x07\u202e\u2028") || strings.Count(b.String(), "\n") != 2 {
 		t.Fatalf("control characters reached the table: %q", b.String())
 	}
@@ -325,18 +328,39 @@ func TestTableEscapesControlCharacters(t *testing.T) {
 	}
 }
 
-// Without --policy, every command judges with the policy the Lambdas use:
-// $WARDEN_POLICY when set.
+// Without --policy, every command judges with the policy the Lambdas use,
+// located the same way: $WARDEN_POLICY names a file (PATH or file://PATH)
+// or a parameter, $WARDEN_POLICY_DOCUMENT holds a document.
 func TestCheckHonoursWardenPolicy(t *testing.T) {
 	chdirRoot(t)
-	var out, errb bytes.Buffer
-	env := map[string]string{"WARDEN_POLICY": "models:\n  allow: [\"*\"]\n"}
-	sio := &IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return env[k] }}
-	if code := run(context.Background(), []string{"check", "--format", "json", "events/invoke-model-unapproved-opus.json"}, sio); code != exitOK {
-		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	allowAll := filepath.Join(t.TempDir(), "allow-all.yaml")
+	os.WriteFile(allowAll, []byte("models:\n  allow: [\"*\"]\n"), 0o644)
+	broken := filepath.Join(t.TempDir(), "broken.yaml")
+	os.WriteFile(broken, []byte("models:\n  alow: [x]\n"), 0o644)
+	sample := "events/invoke-model-unapproved-opus.json"
+	for _, tc := range []struct {
+		env  map[string]string
+		code int
+		msg  string
+	}{
+		{map[string]string{}, exitFindings, ""},
+		{map[string]string{"WARDEN_POLICY": allowAll}, exitOK, ""},
+		{map[string]string{"WARDEN_POLICY": "file://" + allowAll}, exitOK, ""},
+		{map[string]string{"WARDEN_POLICY_DOCUMENT": "models:\n  allow: [\"*\"]\n"}, exitOK, ""},
+		{map[string]string{"WARDEN_POLICY": broken}, exitUsage, "alow"},
+		{map[string]string{"WARDEN_POLICY": "models:\n  allow: [\"*\"]\n"}, exitUsage, "put a document in WARDEN_POLICY_DOCUMENT"},
+		{map[string]string{"WARDEN_POLICY": "s3://bucket/p.yaml"}, exitUsage, "unknown scheme"},
+	} {
+		var out, errb bytes.Buffer
+		sio := &IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return tc.env[k] }}
+		code := run(context.Background(), []string{"check", "--format", "json", sample}, sio)
+		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.env, code, errb.String(), tc.code, tc.msg)
+		}
 	}
-	env["WARDEN_POLICY"] = "models:\n  alow: [x]\n"
-	if code := run(context.Background(), []string{"check", "events/invoke-model-unapproved-opus.json"}, sio); code != exitUsage {
-		t.Fatalf("bad WARDEN_POLICY: exit %d", code)
+	// The flag wins over the environment.
+	code, _, _ := runCLI(t, "", "check", "--policy", allowAll, sample)
+	if code != exitOK {
+		t.Errorf("--policy: exit %d", code)
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
+
+	"golang.org/x/term"
 )
 
 // Exit statuses shared by every command.
@@ -29,6 +32,9 @@ type IO struct {
 	Getenv func(string) string
 	// IsTerminal reports whether Stdout is a terminal (colour, progress).
 	IsTerminal bool
+	// Width is the terminal's width in columns; 0 when Stdout is not a
+	// terminal (no limit).
+	Width int
 }
 
 // command is one top-level verb of the CLI.
@@ -52,22 +58,48 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	sio := &IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, IsTerminal: isTerminal(os.Stdout)}
+	if sio.IsTerminal {
+		sio.Width = terminalWidth(os.Stdout, os.Getenv)
+	}
 	os.Exit(run(ctx, os.Args[1:], sio))
 }
 
 // run dispatches args to a command and returns the exit status.
 func run(ctx context.Context, args []string, sio *IO) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if sio.Getenv == nil {
+		sio.Getenv = func(string) string { return "" }
+	}
+	if len(args) == 0 {
+		usage(sio.Stderr)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "--help":
 		usage(sio.Stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
 		return exitOK
+	case "help":
+		// warden help VERB is warden VERB --help.
+		if len(args) > 1 {
+			return run(ctx, []string{args[1], "--help"}, sio)
+		}
+		usage(sio.Stdout)
+		return exitOK
+	case "--version", "-version", "-v":
+		return runVersion(ctx, args[1:], sio)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(sio.Stderr, "warden: unknown command %q\n\n", args[0])
-		usage(sio.Stderr)
+		msg := fmt.Sprintf("warden: unknown command %q", args[0])
+		names := make([]string, 0, len(commands))
+		for n := range commands {
+			names = append(names, n)
+		}
+		if strings.HasPrefix(args[0], "-") {
+			msg = fmt.Sprintf("warden: unknown flag %s (flags go after the command: warden <command> [flags])", args[0])
+		} else if s := closest(args[0], names); s != "" {
+			msg += fmt.Sprintf(": did you mean %q?", s)
+		}
+		fmt.Fprintln(sio.Stderr, msg+" (warden --help lists the commands)")
 		return exitUsage
 	}
 	return c.run(ctx, args[1:], sio)
@@ -84,13 +116,24 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'warden <command> --help' for a command's flags.")
+	fmt.Fprintln(w, "\nRun 'warden <command> --help' for a command's flags and examples;")
+	fmt.Fprintln(w, "'warden --version' for the version. Exit status: 0 done (nothing to report),")
+	fmt.Fprintln(w, "1 done with findings, 2 usage or input error.")
 }
 
+// isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	if err != nil {
-		return false
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// terminalWidth is $COLUMNS when set, else the width of the terminal f,
+// else 0 (no limit).
+func terminalWidth(f *os.File, getenv func(string) string) int {
+	if n, err := strconv.Atoi(strings.TrimSpace(getenv("COLUMNS"))); err == nil && n > 0 {
+		return n
 	}
-	return fi.Mode()&os.ModeCharDevice != 0 && !strings.EqualFold(os.Getenv("TERM"), "dumb")
+	if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 0 {
+		return w
+	}
+	return 0
 }

@@ -2,23 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"sort"
+	"os"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
 func init() {
-	register(command{name: "policy", summary: "validate, show or export the policy", run: runPolicy})
-	policySubcommands["validate"] = subcommand{"check a policy file and report every error with its line", runPolicyValidate}
+	register(command{name: "policy", summary: "validate, show, export, push or pull the policy", run: runPolicy})
+	policySubcommands["validate"] = subcommand{"check a policy and report every error with its line", runPolicyValidate}
 	policySubcommands["show"] = subcommand{"print the effective policy (defaults filled in)", runPolicyShow}
-}
-
-type subcommand struct {
-	summary string
-	run     func(ctx context.Context, args []string, sio *IO) int
 }
 
 // policySubcommands holds the verbs under `warden policy`; other files add
@@ -26,94 +23,136 @@ type subcommand struct {
 var policySubcommands = map[string]subcommand{}
 
 func runPolicy(ctx context.Context, args []string, sio *IO) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		w := sio.Stdout
-		if len(args) == 0 {
-			w = sio.Stderr
-		}
-		fmt.Fprintln(w, "Usage: warden policy <subcommand> [flags]\n\nSubcommands:")
-		names := make([]string, 0, len(policySubcommands))
-		for n := range policySubcommands {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
-			fmt.Fprintf(w, "  %-10s %s\n", n, policySubcommands[n].summary)
-		}
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	sc, ok := policySubcommands[args[0]]
-	if !ok {
-		fmt.Fprintf(sio.Stderr, "warden policy: unknown subcommand %q (see warden policy --help)\n", args[0])
-		return exitUsage
-	}
-	return sc.run(ctx, args[1:], sio)
+	return dispatch(ctx, "policy", policySubcommands, args, sio)
 }
 
-func runPolicyValidate(_ context.Context, args []string, sio *IO) int {
-	fl := flag.NewFlagSet("policy validate", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), "Usage: warden policy validate FILE\n\nLoads FILE and reports every error with its line number. Exit 0 when valid, 2 otherwise.")
+// validationReport is `policy validate --format json`.
+type validationReport struct {
+	Policy string            `json:"policy"`
+	Valid  bool              `json:"valid"`
+	Errors []validationError `json:"errors"`
+}
+
+type validationError struct {
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Key     string `json:"key"`
+	Message string `json:"message"`
+}
+
+func runPolicyValidate(ctx context.Context, args []string, sio *IO) int {
+	fl := newFlags("policy validate", "warden policy validate [--format text|json] LOCATION",
+		"Loads the policy at LOCATION (a file, file://PATH or ssm://PARAMETER) and\n"+
+			"reports every problem at once, each with its line, key path and fix.\n\n"+
+			"Exit status: 0 valid, 2 invalid or unreadable.",
+		"warden policy validate my-policy.yaml",
+		"warden policy validate ssm:///bedrock-warden/prod/policy").withFormat()
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
+		return code
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	if len(pos) != 1 {
+		return fail(sio, "policy validate", errors.New("want exactly one LOCATION, the policy file to check (e.g. warden policy validate my-policy.yaml)"))
+	}
+	p, err := loadPolicy(ctx, pos[0], sio, "")
+	name := pos[0]
+	if p.Name != "" {
+		name = p.Name
+	}
+	problems := policy.Errors(err)
+	if err != nil && len(problems) == 0 {
+		// Not a policy problem: the file or parameter could not be read.
+		return fail(sio, "policy validate", err)
+	}
+	if fl.JSON() {
+		r := validationReport{Policy: name, Valid: err == nil, Errors: []validationError{}}
+		for _, e := range problems {
+			r.Errors = append(r.Errors, validationError{Line: e.Line, Column: e.Column, Key: e.Key, Message: e.Msg})
 		}
+		if werr := writeJSON(sio.Stdout, r); werr != nil {
+			return fail(sio, "policy validate", werr)
+		}
+	} else if err == nil {
+		fmt.Fprintf(sio.Stdout, "%s: valid\n", name)
+	} else {
+		for _, e := range problems {
+			fmt.Fprintln(sio.Stderr, e)
+		}
+		fmt.Fprintf(sio.Stderr, "%s: %s\n", name, plural(len(problems), "problem"))
+	}
+	if err != nil {
 		return exitUsage
 	}
-	if fl.NArg() != 1 {
-		fl.Usage()
-		return exitUsage
-	}
-	if _, err := policy.LoadFile(fl.Arg(0)); err != nil {
-		fmt.Fprintln(sio.Stderr, err)
-		return exitUsage
-	}
-	fmt.Fprintf(sio.Stdout, "%s: valid\n", fl.Arg(0))
 	return exitOK
 }
 
-func runPolicyShow(_ context.Context, args []string, sio *IO) int {
-	fl := flag.NewFlagSet("policy show", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	path := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), "Usage: warden policy show [--policy FILE]\n\nPrints the effective policy as YAML, with every default filled in.")
-		fl.PrintDefaults()
+func runPolicyShow(ctx context.Context, args []string, sio *IO) int {
+	fl := newFlags("policy show", "warden policy show [--policy LOCATION] [--format text|json]",
+		"Prints the effective policy with every default filled in: YAML, or JSON with\n"+
+			"--format json. Without --policy it is the policy every verb judges with\n"+
+			"($WARDEN_POLICY, else the embedded default with the WARDEN_ALLOWED_*\n"+
+			"overrides).",
+		"warden policy show",
+		"warden policy show --policy ssm:///bedrock-warden/prod/policy --json | jq .models").withFormat()
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
+		return code
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if len(pos) > 0 {
+		return fail(sio, "policy show", fmt.Errorf("unexpected argument %q: the policy goes after --policy", pos[0]))
 	}
-	p, err := loadPolicy(*path, sio.Getenv)
+	p, err := loadPolicy(ctx, *policyFlag, sio, "")
 	if err != nil {
-		fmt.Fprintln(sio.Stderr, err)
-		return exitUsage
+		return fail(sio, "policy show", err)
 	}
+	out, err := effectiveYAML(p.Policy)
+	if err != nil {
+		return fail(sio, "policy show", err)
+	}
+	if fl.JSON() {
+		js, err := yamlToJSON(out)
+		if err != nil {
+			return fail(sio, "policy show", err)
+		}
+		out = append(js, '\n')
+	}
+	if _, err := sio.Stdout.Write(out); err != nil {
+		return fail(sio, "policy show", err)
+	}
+	return exitOK
+}
+
+// effectiveYAML is the policy with every default filled in.
+func effectiveYAML(p *policy.Policy) ([]byte, error) {
 	out, err := p.YAML()
 	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden policy show: %v\n", err)
-		return exitUsage
+		return nil, fmt.Errorf("render the policy: %w", err)
 	}
-	sio.Stdout.Write(out)
-	return exitOK
+	return out, nil
 }
 
-// loadPolicy returns the policy every command judges with: the file at
-// path, else the policy the Lambdas would run with ($WARDEN_POLICY, else the
-// embedded default with the WARDEN_ALLOWED_* overrides).
-func loadPolicy(path string, getenv func(string) string) (*policy.Policy, error) {
-	if path != "" {
-		return policy.LoadFile(path)
+// yamlToJSON converts a YAML document to indented JSON.
+func yamlToJSON(doc []byte) ([]byte, error) {
+	var v any
+	if err := yaml.Unmarshal(doc, &v); err != nil {
+		return nil, fmt.Errorf("convert to JSON: %w", err)
 	}
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("convert to JSON: %w", err)
 	}
-	return policy.FromEnv(getenv)
+	return out, nil
+}
+
+// readLocalFile reads a file named on the command line.
+func readLocalFile(path string) ([]byte, error) {
+	if path == "-" {
+		return nil, errors.New("read the policy from a file, not standard input")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return data, nil
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,16 +20,14 @@ import (
 	"github.com/bedrock-warden/warden/pkg/history/trail"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/rules"
+	"github.com/bedrock-warden/warden/pkg/safetext"
 )
 
 func init() {
 	register(command{name: "scan", summary: "judge past Bedrock activity from CloudTrail event history (LookupEvents)", run: runScan})
 }
 
-const scanUsage = `Usage: warden scan [--since 24h|TIME] [--until TIME] [--region r1,r2|all]
-                   [--policy FILE] [--format text|json]
-
-Reads the Bedrock events of CloudTrail's event history (the LookupEvents
+const scanAbout = `Reads the Bedrock events of CloudTrail's event history (the LookupEvents
 API, event sources bedrock.amazonaws.com and bedrock-mantle.amazonaws.com)
 and judges them as 'warden check' does: "what would Bedrock Warden have
 flagged in the last week?" (--since 7d).
@@ -39,113 +36,108 @@ Limits of event history: it holds MANAGEMENT EVENTS ONLY (no data events)
 for the LAST 90 DAYS, per Region; an event can take several minutes to
 appear. CloudTrail allows 2 LookupEvents requests per second per account and
 Region, so a busy week takes a while: Regions are read in parallel, each at
-2 requests/s, and throttled requests are retried with backoff.
+2 requests/s, and throttled requests are retried with backoff (each retry is
+reported on stderr).
 
 TIME is RFC 3339 (2026-11-20T09:00:00Z) or a duration before now (24h, 7d).
 --region defaults to the configured Region (AWS_REGION); "all" reads every
-commercial Region where Bedrock is offered. Credentials come from the usual
-AWS chain; AWS_ENDPOINT_URL overrides the endpoint. IAM: cloudtrail:LookupEvents.
+commercial Region where Bedrock is offered. Region names are checked before
+any request. Credentials come from the usual AWS chain; AWS_ENDPOINT_URL
+overrides the endpoint. IAM: cloudtrail:LookupEvents.
 
 Exit status: 0 no findings, 1 findings, 2 usage errors or a Region that could
-not be read (after printing everything that was read).
-
-Flags:
-`
+not be read (after printing everything that was read).`
 
 // scanClock drives the limiter, the backoff and "now"; tests replace it.
 var scanClock history.Clock = history.RealClock{}
 
 func runScan(ctx context.Context, args []string, sio *IO) int {
-	fl := flag.NewFlagSet("scan", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	since := fl.String("since", "24h", "start: a duration before now (`24h`, 7d) or an RFC 3339 time")
-	until := fl.String("until", "", "end: RFC 3339 time or a duration before now (default now)")
-	regionFlag := fl.String("region", "", "comma list of Regions, or all (default: the configured Region)")
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	format := fl.String("format", "text", "output format: text or json")
-	fl.Usage = func() { fmt.Fprint(fl.Output(), scanUsage); fl.PrintDefaults() }
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fl := newFlags("scan", "warden scan [--since 24h|TIME] [--until TIME] [--region r1,r2|all] [--policy LOCATION] [--format text|json]", scanAbout,
+		"warden scan --since 7d",
+		"warden scan --since 2026-11-01T00:00:00Z --until 2026-11-08T00:00:00Z --region all --json > findings.jsonl").withFormat()
+	since := fl.fs.String("since", "24h", "start: a duration before now (`24h`, 7d) or an RFC 3339 time")
+	until := fl.fs.String("until", "", "end: an RFC 3339 `TIME` or a duration before now (default now)")
+	regionFlag := fl.fs.String("region", "", "comma list of `REGIONS`, or all (default: the configured Region)")
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(sio.Stderr, "warden scan: "+format+"\n", a...)
-		return exitUsage
-	}
-	if fl.NArg() > 0 {
-		return fail("unexpected argument %q (see warden scan --help)", fl.Arg(0))
-	}
-	if *format != "text" && *format != "json" {
-		return fail("--format must be text or json, not %q", *format)
+	failf := func(format string, a ...any) int { return fail(sio, "scan", fmt.Errorf(format, a...)) }
+	if len(pos) > 0 {
+		return failf("unexpected argument %q (scan reads CloudTrail event history; to judge files use warden check)", pos[0])
 	}
 	now := scanClock.Now().UTC()
 	start, err := parseWhen(*since, now)
 	if err != nil {
-		return fail("--since: %v", err)
+		return failf("--since: %v", err)
 	}
 	end := now
 	if *until != "" {
 		if end, err = parseWhen(*until, now); err != nil {
-			return fail("--until: %v", err)
+			return failf("--until: %v", err)
 		}
 	}
 	if !end.After(start) {
-		return fail("--until %s is not after --since %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
+		return failf("--until %s is not after --since %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
 	}
 	if start.Before(now.Add(-history.Retention)) {
-		return fail("--since %s is more than 90 days ago: CloudTrail event history keeps 90 days", start.Format(time.RFC3339))
+		return failf("--since %s is more than 90 days ago: CloudTrail event history keeps 90 days", start.Format(time.RFC3339))
 	}
-	p, err := loadPolicy(*policyPath, sio.Getenv)
+	if *regionFlag != "" && !strings.EqualFold(strings.TrimSpace(*regionFlag), "all") {
+		if err := checkRegions(*regionFlag, sio); err != nil {
+			return failf("--region: %v", err)
+		}
+	}
+	p, err := loadPolicy(ctx, *policyFlag, sio, "")
 	if err != nil {
-		return fail("%v", err)
+		return failf("%v", err)
 	}
 	cfg, err := awsconf.Load(ctx, "", "", nil)
 	if err != nil {
-		return fail("%v", err)
+		return failf("%v", err)
 	}
 	regions, err := history.ParseRegions(*regionFlag, cfg.Region)
 	if err != nil {
-		return fail("--region: %v", err)
+		return failf("--region: %v", err)
 	}
 
 	progress := progressPrinter(sio.Stderr)
-	res := scanHistory(ctx, p, &history.Scanner{
+	var clearLine string
+	if progress != nil {
+		clearLine = "\r\x1b[K"
+	}
+	res := scanHistory(ctx, p.Policy, &history.Scanner{
 		Lookup:   trail.Factory(cfg),
 		Clock:    scanClock,
 		Backoff:  history.Backoff{Rand: rand.Float64},
 		Progress: progress,
+		Retrying: func(r history.Retry) {
+			fmt.Fprintf(sio.Stderr, "%swarden scan: %s: %s; retry %d of %d in %s\n", clearLine, r.Region, retryReason(r.Err), r.Attempt, r.Max, r.Wait.Round(100*time.Millisecond))
+		},
 	}, regions, start, end)
 	if progress != nil {
-		fmt.Fprint(sio.Stderr, "\r\x1b[K") // clear the progress line
+		fmt.Fprint(sio.Stderr, clearLine) // clear the progress line
 	}
 
 	for _, e := range res.errors {
-		fmt.Fprintf(sio.Stderr, "warden scan: %v\n", e)
+		fmt.Fprintf(sio.Stderr, "warden scan: %s\n", safetext.Line(e.Error()))
 	}
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(sio.Stdout)
-		for i := range res.findings {
-			if err := enc.Encode(&res.findings[i]); err != nil {
-				return fail("write: %v", err)
-			}
-		}
-	default:
-		printTable(sio.Stdout, res.findings, sio.IsTerminal)
+	if err := printFindings(sio, res.findings, fl.JSON()); err != nil {
+		return failf("%v", err)
 	}
-	fmt.Fprintf(sio.Stderr, "%s in %d Bedrock events from %d Regions (%s to %s, %d requests",
-		summary(res.findings), res.events, len(regions), start.Format(time.RFC3339), end.Format(time.RFC3339), res.stats.Requests)
+	fmt.Fprintf(sio.Stderr, "%s in %s from %s (%s to %s, %s",
+		summary(res.findings), plural(res.events, "Bedrock event"), plural(len(regions), "Region"),
+		start.Format(time.RFC3339), end.Format(time.RFC3339), plural(res.stats.Requests, "request"))
 	if res.stats.Throttled > 0 {
 		fmt.Fprintf(sio.Stderr, ", %d throttled", res.stats.Throttled)
 	}
 	fmt.Fprint(sio.Stderr, ")")
 	if res.skipped > 0 {
-		fmt.Fprintf(sio.Stderr, "; %d non-Bedrock records skipped", res.skipped)
+		fmt.Fprintf(sio.Stderr, "; %s skipped", plural(res.skipped, "non-Bedrock record"))
 	}
 	if len(res.errors) > 0 {
-		fmt.Fprintf(sio.Stderr, "; %d errors", len(res.errors))
+		fmt.Fprintf(sio.Stderr, "; %s", plural(len(res.errors), "error"))
 	}
 	fmt.Fprintln(sio.Stderr)
 	switch {
@@ -155,6 +147,42 @@ func runScan(ctx context.Context, args []string, sio *IO) int {
 		return exitFindings
 	}
 	return exitOK
+}
+
+// checkRegions refuses a Region name that cannot be one ("us-esat-1"),
+// naming the closest Bedrock Region, and notes a well-formed name that is
+// not a Region where Bedrock is known to be offered.
+func checkRegions(value string, sio *IO) error {
+	for _, r := range strings.Split(value, ",") {
+		r = strings.TrimSpace(r)
+		if r == "" {
+			continue
+		}
+		if !policy.ValidRegion(r) {
+			msg := fmt.Sprintf("%q is not an AWS Region name", r)
+			if s := closest(r, history.Regions); s != "" {
+				msg += fmt.Sprintf(": did you mean %s?", s)
+			} else {
+				msg += " (like us-east-1; all reads every Bedrock Region)"
+			}
+			return errors.New(msg)
+		}
+		if !slices.Contains(history.Regions, r) {
+			fmt.Fprintf(sio.Stderr, "warden scan: note: Bedrock is not offered in %s as far as this warden knows; reading it anyway\n", r)
+		}
+	}
+	return nil
+}
+
+// retryReason says in a few words why a request is being retried.
+func retryReason(err error) string {
+	switch {
+	case err == nil:
+		return "retrying"
+	case errors.Is(err, history.ErrThrottled):
+		return "throttled by CloudTrail (2 requests/s per Region)"
+	}
+	return "request failed (" + safetext.Line(err.Error()) + ")"
 }
 
 type scanResult struct {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func TestScanReportsFindingsFromHistory(t *testing.T) {
 	if len(fs) != 1 || fs[0].Rule != findings.RuleUnauthorizedModel || fs[0].EventID != "opus-1" {
 		t.Fatalf("findings %+v", fs)
 	}
-	if !strings.Contains(stderr, "in 2 Bedrock events from 1 Regions") {
+	if !strings.Contains(stderr, "in 2 Bedrock events from 1 Region (") {
 		t.Fatalf("summary missing: %s", stderr)
 	}
 	var sources []string
@@ -106,7 +107,7 @@ func TestScanNoFindingsExitsZero(t *testing.T) {
 	srv, _ := fakeTrail(t)
 	srv.Add(t, "eu-west-1", scanRecord("ok", "bedrock.amazonaws.com", "amazon.nova-lite-v1:0", "eu-west-1", scanNow.Add(-time.Hour)))
 	code, stdout, stderr := runCLI(t, "", "scan", "--region", "eu-west-1", "--until", scanNow.Add(-time.Minute).Format(time.RFC3339))
-	if code != exitOK || stdout != "" || !strings.Contains(stderr, "no findings in 1 Bedrock events") {
+	if code != exitOK || stdout != "" || !strings.Contains(stderr, "no findings in 1 Bedrock event from 1 Region") {
 		t.Fatalf("exit %d stdout %q stderr %q", code, stdout, stderr)
 	}
 }
@@ -168,12 +169,12 @@ func TestScanUsageErrors(t *testing.T) {
 }
 
 func TestScanHelpStatesLimits(t *testing.T) {
-	code, _, stderr := runCLI(t, "", "scan", "--help")
+	code, stdout, _ := runCLI(t, "", "scan", "--help")
 	if code != exitOK {
 		t.Fatalf("exit %d", code)
 	}
-	for _, want := range []string{"MANAGEMENT EVENTS ONLY", "90 DAYS", "bedrock-mantle.amazonaws.com", "cloudtrail:LookupEvents"} {
-		if !strings.Contains(stderr, want) {
+	for _, want := range []string{"MANAGEMENT EVENTS ONLY", "90 DAYS", "bedrock-mantle.amazonaws.com", "cloudtrail:LookupEvents", "--since", "Examples:"} {
+		if !strings.Contains(stdout, want) {
 			t.Errorf("--help lacks %q", want)
 		}
 	}
@@ -232,5 +233,17 @@ func TestScanAcceptsPublicSamples(t *testing.T) {
 	}
 	if res.events+res.skipped != len(records) || res.events == 0 {
 		t.Fatalf("%d records: %d events, %d skipped", len(records), res.events, res.skipped)
+	}
+}
+
+// TestScanSaysWhyItWaits: a throttled request is retried, and the person
+// watching is told which Region, why, which attempt and how long.
+func TestScanSaysWhyItWaits(t *testing.T) {
+	srv, _ := fakeTrail(t)
+	srv.Add(t, "us-east-1", scanRecord("ok-1", "bedrock.amazonaws.com", "amazon.nova-lite-v1:0", "us-east-1", scanNow.Add(-time.Hour)))
+	srv.Throttle("us-east-1", 1)
+	code, _, stderr := runCLI(t, "", "scan")
+	if code != exitOK || !regexp.MustCompile(`warden scan: us-east-1: throttled by CloudTrail \(2 requests/s per Region\); retry 2 of \d+ in `).MatchString(stderr) {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
 }

@@ -2,23 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"sort"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/spikes"
 	"github.com/bedrock-warden/warden/pkg/spikes/counterdb"
+	"github.com/bedrock-warden/warden/pkg/stack"
 )
 
 func init() {
@@ -28,73 +23,79 @@ func init() {
 // statusNow is the clock of the status commands; tests replace it.
 var statusNow = time.Now
 
-const spikesUsage = `Usage: warden spikes status [--table T] [--policy FILE] [--windows N] [--json]
+func runSpikes(ctx context.Context, args []string, sio *IO) int {
+	return dispatch(ctx, "spikes", map[string]subcommand{
+		"status": {"invocation counts per principal and model in the current spike windows", runSpikesStatus},
+	}, args, sio)
+}
 
-Lists the invocation counters of the current spike window (and the N-1
+func runSpikesStatus(ctx context.Context, args []string, sio *IO) int {
+	fl := newFlags("spikes status", "warden spikes status [--stack NAME | --table TABLE] [--policy LOCATION] [--windows N] [--format text|json]",
+		`Lists the invocation counters of the current spike window (and the N-1
 windows before it) from the deployed state table: per principal and per
 model, the count, the threshold that applies and whether the window alerted.
 
-The table is --table, else $WARDEN_TABLE. The policy (for thresholds) is
---policy FILE, else $WARDEN_POLICY, else the embedded default. AWS access
-uses the usual SDK configuration; AWS_ENDPOINT_URL is honoured.
+The table is --table, else the StateTableName output of the stack (--stack,
+else $WARDEN_STACK), else $WARDEN_TABLE. The thresholds come from --policy,
+else $WARDEN_POLICY, else the stack's policy parameter, else the embedded
+default. AWS access uses the usual SDK configuration; AWS_ENDPOINT_URL is
+honoured.
 
-Exit status: 0 no key over its threshold, 1 some key over it, 2 error.
-
-Flags:
-`
-
-func runSpikes(ctx context.Context, args []string, sio *IO) int {
-	if code, ok := onlyStatus(args, spikesUsage, sio); !ok {
+Exit status: 0 no key over its threshold, 1 some key over it, 2 error.`,
+		"warden spikes status --stack bedrock-warden",
+		"warden spikes status --stack bedrock-warden --windows 12 --json | jq '.windows[0].keys'").withFormat()
+	st := addStackFlags(fl, sio)
+	table := fl.fs.String("table", "", "DynamoDB state `TABLE` (default: the stack's StateTableName output, else $WARDEN_TABLE)")
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	windows := fl.fs.Int("windows", 2, "show `N` windows, the current one first (1 to 288)")
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
 		return code
 	}
-	fl := flag.NewFlagSet("spikes status", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	table := fl.String("table", "", "DynamoDB state `TABLE` (default $WARDEN_TABLE)")
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	windows := fl.Int("windows", 2, "how many windows to show, the current one first")
-	asJSON := fl.Bool("json", false, "print JSON instead of a table")
-	fl.Usage = func() { fmt.Fprint(fl.Output(), spikesUsage); fl.PrintDefaults() }
-	if err := fl.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	failf := func(format string, a ...any) int { return fail(sio, "spikes status", fmt.Errorf(format, a...)) }
+	if len(pos) > 0 {
+		return failf("unexpected argument %q (spikes status takes only flags)", pos[0])
 	}
-	if fl.NArg() > 0 || *windows < 1 || *windows > 288 {
-		fmt.Fprintln(sio.Stderr, "warden spikes status: takes no arguments; --windows must be 1..288")
-		return exitUsage
+	if *windows < 1 || *windows > 288 {
+		return failf("--windows %d: want 1 to 288", *windows)
+	}
+	cfg, err := st.config(ctx)
+	if err != nil {
+		return failf("%v", err)
+	}
+	policyParam := ""
+	if *table == "" && st.named() {
+		s, err := st.resolve(ctx, cfg)
+		if err != nil {
+			return failf("%v", err)
+		}
+		if *table, err = s.Output(stack.OutputStateTable); err != nil {
+			return failf("%v", err)
+		}
+		policyParam = s.Outputs[stack.OutputPolicyParameter]
 	}
 	if *table == "" {
 		*table = sio.Getenv("WARDEN_TABLE")
 	}
 	if *table == "" {
-		fmt.Fprintln(sio.Stderr, "warden spikes status: no table: pass --table or set WARDEN_TABLE")
-		return exitUsage
+		return failf("no state table: pass --stack NAME (or set WARDEN_STACK), or --table TABLE")
 	}
-	p, err := loadPolicy(*policyPath, sio.Getenv)
+	p, err := loadPolicy(ctx, *policyFlag, sio, policyParam)
 	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden spikes status: %v\n", err)
-		return exitUsage
-	}
-	cfg, err := awsconf.Load(ctx, "", "", nil)
-	if err != nil {
-		fmt.Fprintf(sio.Stderr, "warden spikes status: %v\n", err)
-		return exitUsage
+		return failf("%v", err)
 	}
 	store := counterdb.New(dynamodb.NewFromConfig(cfg), *table)
 	w := spikes.WindowLength(p.Spikes)
 	cur := spikes.WindowStart(statusNow(), w)
-	var report spikesReport
-	report.Window, report.length = spikes.FormatWindow(w), w
+	report := spikesReport{Window: spikes.FormatWindow(w), Windows: []spikesWindow{}, length: w}
 	over := false
 	for i := range *windows {
 		start := cur.Add(-time.Duration(i) * w)
 		entries, err := store.Window(ctx, start)
 		if err != nil {
-			fmt.Fprintf(sio.Stderr, "warden spikes status: %v\n", err)
-			return exitUsage
+			return failf("%v", stack.Explain(err, "read spike counters from table "+*table, "take the table from the stack's StateTableName output (--stack) and allow dynamodb:Query on it"))
 		}
-		win := spikesWindow{Start: start}
+		win := spikesWindow{Start: start, Keys: []spikesKey{}}
 		for _, e := range entries {
 			row := spikeRow(p.Spikes, e)
 			over = over || row.Over
@@ -108,15 +109,12 @@ func runSpikes(ctx context.Context, args []string, sio *IO) int {
 		})
 		report.Windows = append(report.Windows, win)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(sio.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
-			fmt.Fprintf(sio.Stderr, "warden spikes status: write: %v\n", err)
-			return exitUsage
+	if fl.JSON() {
+		if err := writeJSON(sio.Stdout, report); err != nil {
+			return failf("%v", err)
 		}
-	} else {
-		printSpikes(sio.Stdout, report)
+	} else if err := printSpikes(sio, report); err != nil {
+		return failf("%v", err)
 	}
 	if over {
 		return exitFindings
@@ -143,7 +141,7 @@ type spikesKey struct {
 	// Over reports count > threshold.max, or an alert already raised
 	// (the baseline test needs history this view does not read).
 	Over      bool            `json:"over"`
-	AlertedAt string          `json:"alertedAt,omitempty"`
+	AlertedAt string          `json:"alertedAt"`
 	TopModels []spikes.Ranked `json:"topModels"`
 	TopIPs    []spikes.Ranked `json:"topIPs"`
 }
@@ -153,12 +151,19 @@ func spikeRow(s policy.SpikeSettings, e counterdb.Entry) spikesKey {
 	if e.Key.Kind == spikes.KindPrincipal {
 		th = spikes.PrincipalThreshold(s, e.Key.ID)
 	}
-	return spikesKey{
+	k := spikesKey{
 		Kind: e.Key.Kind, ID: e.Key.ID, Count: e.Count, Threshold: th,
 		Over:      e.Alerted || (th.Max > 0 && e.Count > th.Max),
 		AlertedAt: e.AlertedAt,
 		TopModels: spikes.Rank(e.Models, spikes.TopN), TopIPs: spikes.Rank(e.IPs, spikes.TopN),
 	}
+	if k.TopModels == nil {
+		k.TopModels = []spikes.Ranked{}
+	}
+	if k.TopIPs == nil {
+		k.TopIPs = []spikes.Ranked{}
+	}
+	return k
 }
 
 func spikesThreshold(t spikes.Threshold) string {
@@ -175,7 +180,8 @@ func spikesThreshold(t spikes.Threshold) string {
 	return strings.Join(parts, ", ")
 }
 
-func printSpikes(w io.Writer, r spikesReport) {
+func printSpikes(sio *IO, r spikesReport) error {
+	w := sio.Stdout
 	for i, win := range r.Windows {
 		if i > 0 {
 			fmt.Fprintln(w)
@@ -189,8 +195,8 @@ func printSpikes(w io.Writer, r spikesReport) {
 			fmt.Fprintln(w, "  no invocations counted")
 			continue
 		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tKEY\tCOUNT\tTHRESHOLD\tALERTED\tTOP MODELS\tTOP SOURCES")
+		t := &table{header: []string{"KIND", "KEY", "COUNT", "THRESHOLD", "ALERTED", "TOP MODELS", "TOP SOURCES"},
+			shrink: map[int]bool{1: true, 5: true, 6: true}}
 		for _, k := range win.Keys {
 			id := k.ID
 			if k.Kind == spikes.KindPrincipal {
@@ -202,11 +208,18 @@ func printSpikes(w io.Writer, r spikesReport) {
 			} else if k.Over {
 				alerted = "over"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", k.Kind, id, k.Count, spikesThreshold(k.Threshold), alerted,
+			row := plainCells(k.Kind, id, strconv.FormatInt(k.Count, 10), spikesThreshold(k.Threshold), alerted,
 				spikesDash(spikes.FormatRanked(k.TopModels)), spikesDash(spikes.FormatRanked(k.TopIPs)))
+			if k.Over {
+				row[2].colour = "31"
+			}
+			t.rows = append(t.rows, row)
 		}
-		tw.Flush()
+		if err := t.render(w, sio.Width, colourOn(sio)); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func spikesDash(s string) string {
@@ -214,19 +227,4 @@ func spikesDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// onlyStatus checks that a verb whose one subcommand is "status" got it.
-// When it did not, it prints usage (to stdout for --help) and returns the
-// exit status and false.
-func onlyStatus(args []string, usage string, sio *IO) (int, bool) {
-	if len(args) > 0 && args[0] == "status" {
-		return 0, true
-	}
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-		fmt.Fprint(sio.Stdout, usage)
-		return exitOK, false
-	}
-	fmt.Fprint(sio.Stderr, usage)
-	return exitUsage, false
 }

@@ -84,7 +84,7 @@ func TestSpikesStatusAgainstMoto(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	env := map[string]string{"WARDEN_TABLE": "warden", "WARDEN_POLICY": spikesPolicyYAML}
+	env := map[string]string{"WARDEN_TABLE": "warden", "WARDEN_POLICY_DOCUMENT": spikesPolicyYAML}
 	code, out, errOut := runStatusCLI(t, env, "spikes", "status", "--json")
 	if code != exitFindings {
 		t.Fatalf("exit = %d, want %d (role/app is over its max); stderr %s", code, exitFindings, errOut)
@@ -152,7 +152,12 @@ func TestSpikesStatusUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d stderr %q, want usage error", args, code, errOut)
 		}
 	}
-	if code, out, _ := runStatusCLI(t, nil, "spikes", "--help"); code != exitOK || !strings.Contains(out, "Usage: warden spikes status") {
+	if code, out, _ := runStatusCLI(t, nil, "spikes", "--help"); code != exitOK || !strings.Contains(out, "status") {
 		t.Errorf("--help: %d %q", code, out)
+	}
+	// Per-verb help lists the flags (it printed an empty "Flags:" once).
+	code, out, _ := runStatusCLI(t, nil, "spikes", "status", "--help")
+	if code != exitOK || !strings.Contains(out, "Usage: warden spikes status") || !strings.Contains(out, "--windows N") || !strings.Contains(out, "Examples:") {
+		t.Errorf("status --help: %d %q", code, out)
 	}
 }

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -14,10 +12,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/budget"
 	"github.com/bedrock-warden/warden/pkg/normalize"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/safetext"
+	"github.com/bedrock-warden/warden/pkg/stack"
 	usagepkg "github.com/bedrock-warden/warden/pkg/usage"
 	"github.com/bedrock-warden/warden/pkg/usage/iamsrc"
 	"github.com/bedrock-warden/warden/pkg/usage/usagedb"
@@ -27,49 +26,40 @@ func init() {
 	register(command{name: "usage", summary: "show tokens and USD per principal and model against the policy's usage limits", run: runUsage})
 }
 
-const usageUsage = `Usage: warden usage [--period day|week|month] [--at TIME] [--by principal|model|limit] [--format text|json] [--table T] [--policy FILE]
-
-Reads what the usage function counted from the model invocation logs (the
+const usageAbout = `Reads what the usage function counted from the model invocation logs (the
 state table) for the UTC period holding --at (default now), and prints
 the spend per principal or per model — calls, tokens (input, output,
 cache read and write) and USD at the policy's prices — then every usage
 limit of that period with a bar per principal (or team) that used it.
 
-The table is --table, else $WARDEN_TABLE. The policy (limits, prices) is
---policy FILE, else $WARDEN_POLICY, else the embedded default. Limits that
-select principals by tag read the tags from IAM (iam:GetRole, GetUser).
+The table is --table, else the StateTableName output of the stack (--stack,
+else $WARDEN_STACK), else $WARDEN_TABLE. The policy (limits, prices) is
+--policy, else $WARDEN_POLICY, else the stack's policy parameter, else the
+embedded default. Limits that select principals by tag read the tags from
+IAM (iam:GetRole, GetUser).
 
 Exit status: 0 every limit under its warnAt, 1 some limit at warnAt or
-more, 2 error.
-
-Flags:
-`
+more, 2 error.`
 
 func runUsage(ctx context.Context, args []string, sio *IO) int {
-	fl := flag.NewFlagSet("usage", flag.ContinueOnError)
-	fl.SetOutput(sio.Stderr)
-	period := fl.String("period", policy.PeriodMonth, "`PERIOD`: day, week (from Monday) or month, UTC")
-	at := fl.String("at", "", "a `TIME` (RFC 3339) in the period to show (default now)")
-	by := fl.String("by", usagepkg.ByPrincipal, "group rows by `principal`, model, or limit (limits only)")
-	format := fl.String("format", "text", "output `FORMAT`: text or json")
-	table := fl.String("table", "", "DynamoDB state `TABLE` (default $WARDEN_TABLE)")
-	policyPath := fl.String("policy", "", "policy YAML `FILE` (default $WARDEN_POLICY, else the embedded default)")
-	fl.Usage = func() { fmt.Fprint(fl.Output(), usageUsage); fl.PrintDefaults() }
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fl := newFlags("usage", "warden usage [--stack NAME | --table TABLE] [--period day|week|month] [--at TIME] [--by principal|model|limit] [--policy LOCATION] [--format text|json]",
+		usageAbout,
+		"warden usage --stack bedrock-warden",
+		"warden usage --stack bedrock-warden --by limit --period day",
+		"warden usage --stack bedrock-warden --json | jq '.limits[] | select(.share >= 1)'").withFormat()
+	st := addStackFlags(fl, sio)
+	period := fl.fs.String("period", policy.PeriodMonth, "`PERIOD`: day, week (from Monday) or month, UTC")
+	at := fl.fs.String("at", "", "a `TIME` (RFC 3339) in the period to show (default now)")
+	by := fl.fs.String("by", usagepkg.ByPrincipal, "group rows by `principal`, model, or limit (limits only)")
+	table := fl.fs.String("table", "", "DynamoDB state `TABLE` (default: the stack's StateTableName output, else $WARDEN_TABLE)")
+	policyFlag := fl.fs.String("policy", "", policyFlagUsage)
+	pos, code, ok := fl.parse(args, sio)
+	if !ok {
+		return code
 	}
-	fail := func(format string, a ...any) int {
-		fmt.Fprintf(sio.Stderr, "warden usage: "+format+"\n", a...)
-		return exitUsage
-	}
-	if fl.NArg() > 0 {
-		return fail("takes no arguments (got %q)", fl.Arg(0))
-	}
-	if *format != "text" && *format != "json" {
-		return fail("--format %q: want text or json", *format)
+	fail := func(format string, a ...any) int { return fail(sio, "usage", fmt.Errorf(format, a...)) }
+	if len(pos) > 0 {
+		return fail("unexpected argument %q (usage takes only flags)", pos[0])
 	}
 	when := statusNow()
 	if *at != "" {
@@ -83,20 +73,32 @@ func runUsage(ctx context.Context, args []string, sio *IO) int {
 	if err != nil {
 		return fail("--period %q: want day, week or month", *period)
 	}
+	cfg, err := st.config(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
+	policyParam := ""
+	if *table == "" && st.named() {
+		s, err := st.resolve(ctx, cfg)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if *table, err = s.Output(stack.OutputStateTable); err != nil {
+			return fail("%v", err)
+		}
+		policyParam = s.Outputs[stack.OutputPolicyParameter]
+	}
 	if *table == "" {
 		*table = sio.Getenv("WARDEN_TABLE")
 	}
 	if *table == "" {
-		return fail("no table: pass --table or set WARDEN_TABLE")
+		return fail("no state table: pass --stack NAME (or set WARDEN_STACK), or --table TABLE")
 	}
-	p, err := loadPolicy(*policyPath, sio.Getenv)
+	lp, err := loadPolicy(ctx, *policyFlag, sio, policyParam)
 	if err != nil {
 		return fail("%v", err)
 	}
-	cfg, err := awsconf.Load(ctx, "", "", nil)
-	if err != nil {
-		return fail("%v", err)
-	}
+	p := lp.Policy
 	entries, err := usagedb.New(dynamodb.NewFromConfig(cfg), *table).List(ctx, *period, start)
 	if err != nil {
 		return fail("%v", err)
@@ -125,10 +127,8 @@ func runUsage(ctx context.Context, args []string, sio *IO) int {
 	if tagErr != nil {
 		return fail("read principals' tags for the limits that select on them: %v", tagErr)
 	}
-	if *format == "json" {
-		enc := json.NewEncoder(sio.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+	if fl.JSON() {
+		if err := writeJSON(sio.Stdout, rep); err != nil {
 			return fail("write: %v", err)
 		}
 	} else {
@@ -155,7 +155,7 @@ func printUsage(w io.Writer, r usagepkg.Report) {
 			if c.UnpricedTokens > 0 {
 				usd += " (+" + budget.Group(c.UnpricedTokens) + " tokens unpriced)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", row.Name, budget.Group(c.Invocations), budget.Group(c.InputTokens),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safetext.Line(row.Name), budget.Group(c.Invocations), budget.Group(c.InputTokens),
 				budget.Group(c.OutputTokens), budget.Group(c.CacheReadTokens), budget.Group(c.CacheWriteTokens), budget.Group(c.Tokens()), usd)
 		}
 		if len(r.Rows) == 0 {
@@ -182,7 +182,7 @@ func printUsage(w io.Writer, r usagepkg.Report) {
 		if state == "" {
 			state = "ok"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %3d %%\t%s\t%s\n", s.Limit.Name, s.Who(), strings.Join(used, ", "), strings.Join(of, ", "),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s %3d %%\t%s\t%s\n", safetext.Line(s.Limit.Name), safetext.Line(s.Who()), strings.Join(used, ", "), strings.Join(of, ", "),
 			usagepkg.Bar(s.Percent, 20), int64(math.Floor(s.Percent)), s.Limit.Action, state)
 	}
 	tw.Flush()

@@ -44,7 +44,7 @@ func TestUsageAgainstMoto(t *testing.T) {
 	add(usagepkg.PrincipalSubject(other), "amazon.nova-lite-v1:0", usagepkg.Counters{Invocations: 1, InputTokens: 4, OutputTokens: 38, CacheReadTokens: 2000, USD: 0.00002})
 	add(usagepkg.TeamSubject("shared"), "amazon.nova-lite-v1:0", usagepkg.Counters{Invocations: 1, InputTokens: 4, OutputTokens: 38, USD: 0.00002})
 
-	env := map[string]string{"WARDEN_TABLE": "warden", "WARDEN_POLICY": usagePolicyYAML}
+	env := map[string]string{"WARDEN_TABLE": "warden", "WARDEN_POLICY_DOCUMENT": usagePolicyYAML}
 	code, out, errOut := runStatusCLI(t, env, "usage", "--format", "json")
 	if code != exitFindings {
 		t.Fatalf("exit = %d, want %d (team-a is at 85 %% of its tokens); stderr %s\n%s", code, exitFindings, errOut, out)
@@ -82,7 +82,7 @@ func TestUsageAgainstMoto(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d", bad, code, exitUsage)
 		}
 	}
-	if code, _, errOut := runStatusCLI(t, map[string]string{}, "usage"); code != exitUsage || !strings.Contains(errOut, "WARDEN_TABLE") {
+	if code, _, errOut := runStatusCLI(t, map[string]string{}, "usage"); code != exitUsage || !strings.Contains(errOut, "--table TABLE") {
 		t.Errorf("no table: %d %s", code, errOut)
 	}
 }

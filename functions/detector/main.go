@@ -1,7 +1,9 @@
 // Command detector is the Lambda that judges Bedrock CloudTrail events,
 // delivered by EventBridge directly or through an SQS buffer: it counts
 // invocations for spike detection and emits alerts and metrics (see
-// docs/alerts.md and docs/spikes-and-budgets.md for its environment).
+// docs/alerts.md and docs/spikes-and-budgets.md for its environment). It
+// re-reads the policy parameter within a minute of a change (package
+// lambdaenv).
 package main
 
 import (
@@ -17,7 +19,7 @@ import (
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
-	h, err := pipeline.Detector(ctx, env.AWS, env.Getenv, env.Policy, outputs.Clients{Log: env.Log})
+	h, err := pipeline.NewLiveDetector(ctx, env, outputs.Clients{Log: env.Log})
 	if err != nil {
 		env.Fatal("detector", err)
 	}

@@ -6,24 +6,32 @@
 // a sealed ledger. See docs/remediation.md and docs/security.md.
 //
 // Environment: see assemble.Remediator, and the policy (package
-// lambdaenv).
+// lambdaenv: re-read within a minute of a change; the functions that
+// alert report an invalid version).
 package main
 
 import (
 	"context"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
+	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/remediation"
 	"github.com/bedrock-warden/warden/pkg/remediation/assemble"
 )
 
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
-	r, err := assemble.Remediator(ctx, env.AWS, env.Getenv, env.Policy, env.Log)
+	r, err := lambdaenv.Rebuild(env, func(p *policy.Policy) (*remediation.Remediator, error) {
+		return assemble.Remediator(ctx, env.AWS, env.Getenv, p, env.Log)
+	})
 	if err != nil {
 		env.Fatal("remediator", err)
 	}
-	lambda.Start(r.HandleSNS)
+	lambda.Start(func(ctx context.Context, ev events.SNSEvent) error {
+		return r.Get(ctx).HandleSNS(ctx, ev)
+	})
 }

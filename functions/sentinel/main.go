@@ -6,36 +6,53 @@
 // Environment: WARDEN_STACK, WARDEN_RULE_NAMES, WARDEN_FUNCTION_NAMES,
 // WARDEN_TOPIC_ARN, WARDEN_TABLE, WARDEN_PARAMETER_PATH (package tamper;
 // WARDEN_TOPIC_ARN and WARDEN_TABLE also configure the alerts, package
-// outputs), WARDEN_ALERT_FORMAT, and the policy (package lambdaenv).
+// outputs), WARDEN_ALERT_FORMAT, and the policy (package lambdaenv:
+// re-read within a minute of a change).
 package main
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
+	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/tamper"
+	"github.com/bedrock-warden/warden/pkg/tamper/markdb"
 )
 
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
-	log, cfg, p, fatal := env.Log, env.AWS, env.Policy, env.Fatal
 	stack, err := tamper.StackFromEnv(env.Getenv)
 	if err != nil {
-		fatal("stack resources", err)
+		env.Fatal("stack resources", err)
 	}
-	out, err := outputs.BuildSinks(ctx, cfg, env.Getenv, p, outputs.Clients{Log: log})
+	h, err := lambdaenv.Rebuild(env, func(p *policy.Policy) (*tamper.Handler, error) {
+		out, err := outputs.BuildSinks(ctx, env.AWS, env.Getenv, p, outputs.Clients{Log: env.Log})
+		if err != nil {
+			return nil, err
+		}
+		h := &tamper.Handler{Policy: p, Stack: stack, Log: env.Log}
+		if stack.Table != "" {
+			// Self-test subscriptions are noted, so removing them is not
+			// reported as tampering.
+			h.Marks = markdb.New(env.AWS, stack.Table)
+		}
+		if out.Alerter != nil {
+			h.Notifier = out.Alerter
+			env.ReportRejectedPolicies(ctx, out.Alerter)
+		} else {
+			env.Log.Warn("alerts disabled: WARDEN_TOPIC_ARN and WARDEN_TABLE unset; findings are only logged")
+		}
+		return h, nil
+	})
 	if err != nil {
-		fatal("outputs", err)
+		env.Fatal("outputs", err)
 	}
-	h := &tamper.Handler{Policy: p, Stack: stack, Log: log}
-	if out.Alerter != nil {
-		h.Notifier = out.Alerter
-	} else {
-		log.Warn("alerts disabled: WARDEN_TOPIC_ARN and WARDEN_TABLE unset; findings are only logged")
-	}
-	lambda.Start(h.Handle)
+	lambda.Start(func(ctx context.Context, payload json.RawMessage) error {
+		return h.Get(ctx).Handle(ctx, payload)
+	})
 }

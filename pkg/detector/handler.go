@@ -168,10 +168,9 @@ func (h *Handler) deliver(ctx context.Context, b *Batch) (map[string]bool, error
 		b.Findings = append(b.Findings, fs...)
 	}
 	for i := range b.Findings {
-		f := &b.Findings[i]
-		h.log().WarnContext(ctx, "finding", "rule", f.Rule, "severity", f.Severity, "title", f.Title,
-			"eventId", f.EventID, "eventName", f.EventName, "principal", f.Principal, "model", f.Model,
-			"region", f.Region, "sourceIp", f.SourceIP, "fingerprint", f.Fingerprint)
+		// The whole finding, in the documented JSON contract
+		// (docs/findings.md), as the CLI and the alert body carry it.
+		h.log().WarnContext(ctx, "finding", "finding", b.Findings[i])
 	}
 	whole := func(err error) (map[string]bool, error) {
 		if !b.SQS {

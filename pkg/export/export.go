@@ -67,7 +67,7 @@ func ParseKind(s string) (Kind, error) {
 			return k, nil
 		}
 	}
-	return "", fmt.Errorf("export: unknown document kind %q (want iam-policy, scp or boundary)", s)
+	return "", fmt.Errorf("unknown document kind %q (want iam-policy, scp or boundary)", s)
 }
 
 // Character limits IAM and AWS Organizations apply to a policy document,
@@ -111,7 +111,7 @@ type Options struct {
 // after merging) or a plain error for bad options.
 func Export(p *policy.Policy, kind Kind, opts Options) (iampolicy.Document, error) {
 	if p == nil {
-		return iampolicy.Document{}, fmt.Errorf("export: nil policy")
+		return iampolicy.Document{}, fmt.Errorf("nil policy")
 	}
 	if _, err := ParseKind(string(kind)); err != nil {
 		return iampolicy.Document{}, err
@@ -136,7 +136,7 @@ func account(s string) (string, error) {
 		return "*", nil
 	}
 	if len(s) != 12 || strings.Trim(s, "0123456789") != "" {
-		return "", fmt.Errorf("export: account %q is not a 12-digit AWS account id", s)
+		return "", fmt.Errorf("account %q is not a 12-digit AWS account id", s)
 	}
 	return s, nil
 }
@@ -154,7 +154,7 @@ func Marshal(d iampolicy.Document, pretty bool) ([]byte, error) {
 		enc.SetIndent("", "  ")
 	}
 	if err := enc.Encode(d); err != nil {
-		return nil, fmt.Errorf("export: marshal policy document: %w", err)
+		return nil, fmt.Errorf("marshal policy document: %w", err)
 	}
 	return buf.Bytes(), nil
 }

@@ -30,7 +30,19 @@ const (
 	RuleRemediationBreakerOpen    = "remediation-breaker-open"
 	RuleFindingRejected           = "finding-rejected"
 	RuleOverPermissioned          = "over-permissioned"
+	RulePolicyRejected            = "policy-rejected"
+	RuleSelfTest                  = "selftest"
 )
+
+// SelfTestEventType is the eventType of the synthetic event `warden
+// selftest` sends to the detector. CloudTrail sets eventType itself
+// (AwsApiCall, AwsServiceEvent, …) and never writes this value, so no real
+// API call can pass for a self-test.
+const SelfTestEventType = "BedrockWardenSelfTest"
+
+// DetailSynthetic is the Details key ("true") of a finding no real API
+// call caused (the self-test's): alerts show it, nothing acts on it.
+const DetailSynthetic = "synthetic"
 
 // RuleInfo describes a rule: its id, the severity it has unless the policy
 // says otherwise, and one line saying what it catches.
@@ -69,6 +81,8 @@ var Catalogue = []RuleInfo{
 	{RuleRemediationBreakerOpen, Critical, "remediation hit maxActionsPerHour and fell back to dry-run"},
 	{RuleFindingRejected, Critical, "the remediator, the sweeper or undo refused a message or ledger record that the stack did not seal (forged, altered or replayed): someone tried to make Bedrock Warden change IAM"},
 	{RuleOverPermissioned, High, "the weekly audit found a principal newly able to do what the policy forbids (a dimension changed to allowed since the last run)"},
+	{RulePolicyRejected, Critical, "the policy parameter holds a document that is not a valid policy (written by hand, not by warden policy push): the functions ignore it and keep the last good policy"},
+	{RuleSelfTest, Info, "the synthetic event of warden selftest reached the detector: proof that detection, alerts, metrics and state work; never remediated"},
 }
 
 // Lookup returns the catalogue entry for id.

@@ -85,7 +85,7 @@ func (m *Monitor) Check(ctx context.Context, lastActivity time.Time) (Decision, 
 	var out []findings.Finding
 	for _, f := range []*findings.Finding{d.Alert, d.Cleared} {
 		if f != nil {
-			log.WarnContext(ctx, "finding", "rule", f.Rule, "severity", f.Severity, "title", f.Title, "fingerprint", f.Fingerprint)
+			log.WarnContext(ctx, "finding", "finding", *f) // the JSON contract of docs/findings.md
 			out = append(out, *f)
 		}
 	}

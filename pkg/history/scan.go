@@ -30,6 +30,19 @@ type Scanner struct {
 	// Progress, when set, is called after every page (serialised). Its
 	// Stats.Latest map is the scanner's own: read it, do not keep it.
 	Progress func(Stats)
+	// Retrying, when set, is told before each retry why and when: a
+	// person watching a slow scan learns it is being throttled or cannot
+	// reach the endpoint, rather than seeing nothing.
+	Retrying func(Retry)
+}
+
+// Retry describes a request about to be retried.
+type Retry struct {
+	Region  string
+	Attempt int // the attempt about to be made, 2 or more
+	Max     int
+	Wait    time.Duration
+	Err     error // why the last attempt failed
 }
 
 // Stats counts a scan's work.
@@ -170,7 +183,11 @@ func (r *scanRun) page(ctx context.Context, client Lookup, lim *Limiter, q Query
 	var last error
 	for attempt := 0; attempt < max; attempt++ {
 		if attempt > 0 {
-			if err := r.clock.Sleep(ctx, r.s.Backoff.Delay(attempt-1)); err != nil {
+			wait := r.s.Backoff.Delay(attempt - 1)
+			if r.s.Retrying != nil {
+				r.s.Retrying(Retry{Region: q.Region, Attempt: attempt + 1, Max: max, Wait: wait, Err: last})
+			}
+			if err := r.clock.Sleep(ctx, wait); err != nil {
 				return Page{}, fmt.Errorf("waiting to retry (%v): %w", last, err)
 			}
 		}

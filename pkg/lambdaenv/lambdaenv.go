@@ -1,8 +1,14 @@
 // Package lambdaenv is what every Bedrock Warden Lambda starts from: a JSON
-// logger, the AWS configuration, and the policy — read from the SSM
-// parameter the stack keeps (WARDEN_POLICY_PARAMETER), else from
-// WARDEN_POLICY, else the embedded default with the list overrides. Each
-// functions/<name>/main.go calls Load once at cold start.
+// logger, the AWS configuration, and the policy, located as the CLI
+// locates it (policy.Locate). The stack names its policy parameter in
+// WARDEN_POLICY_PARAMETER: the functions re-read it at most once a minute
+// (package policy/live), so `warden policy push` takes effect without a
+// redeploy, and an invalid version written by hand is ignored with a
+// critical alert while the last good policy stays in force.
+//
+// Each functions/<name>/main.go calls MustLoad once at cold start, builds
+// what it serves with Rebuild (rebuilt when the policy in force changes),
+// and hands its alerter to ReportRejectedPolicies when it has one.
 package lambdaenv
 
 import (
@@ -10,22 +16,45 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/bedrock-warden/warden/pkg/awsconf"
+	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/policy/live"
 	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
 )
 
+// PolicySource serves the policy in force.
+type PolicySource interface {
+	Policy(ctx context.Context) (*policy.Policy, error)
+}
+
+// Notifier raises findings through the alert path (*outputs.Alerter).
+type Notifier interface {
+	Notify(ctx context.Context, fs []findings.Finding) error
+}
+
 // Env is a Lambda's cold-start environment.
 type Env struct {
-	Log    *slog.Logger
-	AWS    aws.Config
+	Log *slog.Logger
+	AWS aws.Config
+	// Policy is the policy in force at cold start.
 	Policy *policy.Policy
+	// Policies serves the policy in force now: re-read from the policy
+	// parameter within live.MaxTTL of a change; for any other location
+	// the cold-start policy.
+	Policies PolicySource
 	// Getenv reads the process environment.
 	Getenv func(string) string
+
+	mu       sync.Mutex
+	notifier Notifier
+	pending  []live.Rejection
 }
 
 // Load builds the Env from the process environment.
@@ -33,22 +62,54 @@ func Load(ctx context.Context) (*Env, error) {
 	return load(ctx, os.Getenv, nil)
 }
 
-// load is Load with the environment and the SSM client injectable.
-func load(ctx context.Context, getenv func(string) string, client ssmpolicy.GetParameterAPI) (*Env, error) {
+// load is Load with the environment and the parameter store injectable.
+func load(ctx context.Context, getenv func(string) string, store live.Store) (*Env, error) {
 	e := &Env{Log: slog.New(slog.NewJSONHandler(os.Stdout, nil)), Getenv: getenv}
 	cfg, err := awsconf.Load(ctx, "", "", nil)
 	if err != nil {
 		return nil, err
 	}
 	e.AWS = cfg
-	if client == nil {
-		client = ssm.NewFromConfig(cfg)
+	loc, err := policy.Locate("", getenv)
+	if err != nil {
+		return nil, fmt.Errorf("policy: %w", err)
 	}
-	if e.Policy, err = ssmpolicy.Load(ctx, client, getenv); err != nil {
+	switch loc.Kind {
+	case policy.FromParameter:
+		if store == nil {
+			store = ssmpolicy.NewStore(cfg)
+		}
+		prov := &live.Provider{
+			Name:     loc.Name,
+			Store:    store,
+			Fallback: func() (*policy.Policy, error) { return policy.FromEnv(getenv) },
+			OnReject: e.rejected,
+			Log:      e.Log,
+		}
+		e.Policies = prov
+	case policy.FromFile:
+		p, err := policy.LoadFile(loc.Name)
+		if err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+		e.Policies = static{p}
+	default:
+		p, err := policy.FromEnv(getenv)
+		if err != nil {
+			return nil, fmt.Errorf("policy: %w", err)
+		}
+		e.Policies = static{p}
+	}
+	if e.Policy, err = e.Policies.Policy(ctx); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	return e, nil
 }
+
+// static is a policy that does not change.
+type static struct{ p *policy.Policy }
+
+func (s static) Policy(context.Context) (*policy.Policy, error) { return s.p, nil }
 
 // MustLoad is Load for main: it logs the error and exits with status 1, so
 // that Lambda reports an init failure rather than running half-configured.
@@ -65,4 +126,91 @@ func MustLoad(ctx context.Context) *Env {
 func (e *Env) Fatal(msg string, err error) {
 	e.Log.Error(msg, "error", err.Error())
 	os.Exit(1)
+}
+
+// ReportRejectedPolicies sends every invalid policy version this function
+// meets as a critical policy-rejected finding through n — including those
+// met before n was known (at cold start). The alert path sends one alert
+// per version however many functions report it.
+func (e *Env) ReportRejectedPolicies(ctx context.Context, n Notifier) {
+	e.mu.Lock()
+	e.notifier = n
+	pending := e.pending
+	e.pending = nil
+	e.mu.Unlock()
+	for _, r := range pending {
+		e.notify(ctx, n, r)
+	}
+}
+
+// rejected is the live provider's OnReject.
+func (e *Env) rejected(ctx context.Context, r live.Rejection) {
+	e.mu.Lock()
+	n := e.notifier
+	if n == nil {
+		e.pending = append(e.pending, r)
+	}
+	e.mu.Unlock()
+	if n != nil {
+		e.notify(ctx, n, r)
+	}
+}
+
+func (e *Env) notify(ctx context.Context, n Notifier, r live.Rejection) {
+	f := r.Finding(e.AWS.Region, e.account())
+	if err := n.Notify(ctx, []findings.Finding{f}); err != nil {
+		e.Log.ErrorContext(ctx, "policy-rejected alert not sent", "parameter", r.Parameter.Name, "version", r.Parameter.Version, "error", err.Error())
+	}
+}
+
+// account is the stack's account, from the alert topic's ARN.
+func (e *Env) account() string {
+	if e.Getenv == nil {
+		return ""
+	}
+	if a, err := arn.Parse(strings.TrimSpace(e.Getenv("WARDEN_TOPIC_ARN"))); err == nil {
+		return a.AccountID
+	}
+	return ""
+}
+
+// Live holds what a function builds from the policy (a handler, a checker)
+// and rebuilds it when the policy in force changes.
+type Live[T any] struct {
+	env   *Env
+	build func(*policy.Policy) (T, error)
+
+	mu sync.Mutex
+	p  *policy.Policy
+	v  T
+}
+
+// Rebuild builds the first value from the cold-start policy; Get keeps it
+// current.
+func Rebuild[T any](e *Env, build func(p *policy.Policy) (T, error)) (*Live[T], error) {
+	v, err := build(e.Policy)
+	if err != nil {
+		return nil, err
+	}
+	return &Live[T]{env: e, build: build, p: e.Policy, v: v}, nil
+}
+
+// Get returns the value built from the policy in force. When the policy
+// changed it rebuilds; a rebuild that fails keeps the previous value (and
+// logs why), as a failed read of the policy does.
+func (l *Live[T]) Get(ctx context.Context) T {
+	p, err := l.env.Policies.Policy(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil || p == nil || p == l.p {
+		return l.v
+	}
+	v, err := l.build(p)
+	if err != nil {
+		l.env.Log.ErrorContext(ctx, "rebuild with the new policy failed; the previous one stays in force", "error", err.Error())
+		l.p = p // do not retry on every event
+		return l.v
+	}
+	l.p, l.v = p, v
+	return v
 }

@@ -34,6 +34,14 @@ type FindingSealer interface {
 	Seal(ctx context.Context, findingJSON []byte, at time.Time) (map[string]string, error)
 }
 
+// FindingImporter mirrors alerted findings where security teams look
+// (package alerts/hubpub: Security Hub). It receives each alert's finding
+// once per alert, the suppressed count in its details; the same
+// fingerprint updates the same mirrored finding.
+type FindingImporter interface {
+	Import(ctx context.Context, fs []findings.Finding) error
+}
+
 // Alerter turns findings into at most one alert per incident: it skips
 // events already handled, folds repeats of a fingerprint inside its
 // suppression window into a count, publishes the rest and records the
@@ -50,6 +58,11 @@ type Alerter struct {
 	// the alert: it goes out unsealed, and the remediator refuses to act
 	// on it (and says so).
 	Sealer FindingSealer
+	// Hub, when set, also imports every published alert's finding (into
+	// Security Hub). It is best effort: the alert already went out, so a
+	// failure is logged, never retried by failing the batch (which would
+	// not alert twice anyway).
+	Hub FindingImporter
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Lease is how long a pending claim blocks others (state.DefaultLease
@@ -95,6 +108,9 @@ type claim struct {
 	unit      *unit
 	window    state.Window
 	followers int64
+	// details are the finding's details as its alert carried them
+	// (suppressed count, window).
+	details   map[string]string
 	published bool
 	err       error
 }
@@ -208,7 +224,9 @@ func (a *Alerter) window(rule string) time.Duration {
 // remediable reports whether the policy asks the remediator to act on f
 // (remediation.actions, or a usage limit with action block).
 func (a *Alerter) remediable(f findings.Finding) bool {
-	if a.Policy == nil {
+	// The self-test's synthetic finding never reaches the remediator, even
+	// if a policy could map its rule (the loader refuses that too).
+	if a.Policy == nil || f.Rule == findings.RuleSelfTest {
 		return false
 	}
 	_, ok := a.Policy.RemediationFor(f)
@@ -319,6 +337,7 @@ func (a *Alerter) run(ctx context.Context, fs []findings.Finding) (Stats, []*uni
 			d[alerts.DetailSuppressed] = strconv.FormatInt(c.window.Reporting+c.followers, 10)
 			d[alerts.DetailWindow] = policy.Duration(a.window(f.Rule)).String()
 			f.Details = d
+			c.details = d
 			m, err := alerts.Build(f, alerts.Options{Format: a.Format, Remediable: a.remediable(f), Stack: a.Stack})
 			if err != nil {
 				c.err = err
@@ -354,6 +373,7 @@ func (a *Alerter) run(ctx context.Context, fs []findings.Finding) (Stats, []*uni
 	}
 
 	// Commit unit by unit.
+	a.mirror(ctx, order)
 	var failed []*unit
 	for _, u := range live {
 		ok := !u.retry && u.err == nil
@@ -467,6 +487,27 @@ func (a *Alerter) decide(ctx context.Context, u *unit, f findings.Finding, now t
 			return nil
 		}
 		return fmt.Errorf("alerts: unknown decision for %s", fp)
+	}
+}
+
+// mirror imports the published alerts' findings into the Hub.
+func (a *Alerter) mirror(ctx context.Context, order []*claim) {
+	if a.Hub == nil {
+		return
+	}
+	var fs []findings.Finding
+	for _, c := range order {
+		if c.published {
+			f := c.finding
+			f.Details = c.details
+			fs = append(fs, f)
+		}
+	}
+	if len(fs) == 0 {
+		return
+	}
+	if err := a.Hub.Import(ctx, fs); err != nil {
+		a.log().ErrorContext(ctx, "findings not imported into Security Hub (the alerts went out)", "findings", len(fs), "error", err.Error())
 	}
 }
 

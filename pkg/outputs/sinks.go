@@ -13,9 +13,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/securityhub"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/bedrock-warden/warden/pkg/alerts"
+	"github.com/bedrock-warden/warden/pkg/alerts/hubpub"
 	"github.com/bedrock-warden/warden/pkg/alerts/snspub"
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/metrics"
@@ -36,6 +38,7 @@ const (
 	EnvAlertFormat      = "WARDEN_ALERT_FORMAT"      // text (default) | chat
 	EnvStack            = "WARDEN_STACK"             // deployment name shown in alerts
 	EnvFindingKey       = "WARDEN_FINDING_KEY"       // KMS HMAC key that seals alerts (optional)
+	EnvSecurityHub      = "WARDEN_SECURITY_HUB"      // "true": also import alerted findings into Security Hub
 )
 
 // Metrics modes.
@@ -162,6 +165,8 @@ type Clients struct {
 	DynamoDB   []func(*dynamodb.Options)
 	CloudWatch []func(*cloudwatch.Options)
 	KMS        []func(*kms.Options)
+	// SecurityHub are the Security Hub client's options.
+	SecurityHub []func(*securityhub.Options)
 	// EMFOut receives EMF lines (stdout when nil).
 	EMFOut io.Writer
 	// Now is the clock (time.Now when nil).
@@ -202,6 +207,18 @@ func BuildSinks(ctx context.Context, cfg aws.Config, getenv func(string) string,
 		}
 		if key := strings.TrimSpace(getenv(EnvFindingKey)); key != "" {
 			out.Alerter.Sealer = seal.Findings{MAC: kmsmac.New(cfg, key, c.KMS...)}
+		}
+		switch hub := strings.ToLower(strings.TrimSpace(getenv(EnvSecurityHub))); hub {
+		case "", "false":
+		case "true":
+			o, err := hubpub.OptionsFromTopic(getenv(EnvStack), topic)
+			if err != nil {
+				return nil, err
+			}
+			o.Now = c.Now
+			out.Alerter.Hub = hubpub.New(cfg, o, c.SecurityHub...)
+		default:
+			return nil, fmt.Errorf("%s %q: want true or false", EnvSecurityHub, hub)
 		}
 		out.Sinks = append(out.Sinks, out.Alerter)
 	case topic != "" || table != "":

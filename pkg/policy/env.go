@@ -7,10 +7,11 @@ import (
 	"github.com/bedrock-warden/warden/pkg/glob"
 )
 
-// Environment variables the Lambdas read the policy from.
+// Environment variables the policy is located with (see Locate).
 const (
-	// EnvPolicy holds a whole policy document (YAML). When set, it is the
-	// policy and the list variables below are ignored.
+	// EnvPolicy names where the policy is: a file path, file://PATH or
+	// ssm://PARAMETER — for the CLI and the functions alike. It never
+	// holds a document (EnvPolicyDocument does).
 	EnvPolicy = "WARDEN_POLICY"
 	// EnvAllowedModels, EnvAllowedRegions and EnvAllowedCidrs are comma
 	// lists that replace models.allow, regions.allow and
@@ -23,22 +24,42 @@ const (
 	EnvAllowedCidrs   = "WARDEN_ALLOWED_CIDRS"
 )
 
-// FromEnv returns the policy a Lambda runs with: the YAML in WARDEN_POLICY,
-// else the embedded default with the simple list overrides applied. The
-// result is validated exactly as a policy file is.
+// FromEnv loads the document EnvDocument returns: the policy when neither
+// a file nor a parameter is named. It is validated exactly as a policy file
+// is.
 func FromEnv(getenv func(string) string) (*Policy, error) {
-	if doc := getenv(EnvPolicy); strings.TrimSpace(doc) != "" {
-		return Load(EnvPolicy, []byte(doc))
-	}
-	models, regions, cidrs := commaList(getenv(EnvAllowedModels)), commaList(getenv(EnvAllowedRegions)), commaList(getenv(EnvAllowedCidrs))
-	if models == nil && regions == nil && cidrs == nil {
+	if strings.TrimSpace(getenv(EnvPolicyDocument)) == "" && !hasOverrides(getenv) {
 		return Default(), nil
 	}
+	name, doc, err := EnvDocument(getenv)
+	if err != nil {
+		return nil, err
+	}
+	return Load(name, doc)
+}
+
+func hasOverrides(getenv func(string) string) bool {
+	return commaList(getenv(EnvAllowedModels)) != nil || commaList(getenv(EnvAllowedRegions)) != nil || commaList(getenv(EnvAllowedCidrs)) != nil
+}
+
+// EnvDocument returns the policy document the environment gives when no
+// file or parameter is named, and the name its errors cite: the document in
+// WARDEN_POLICY_DOCUMENT, else the embedded default with the
+// WARDEN_ALLOWED_* list overrides applied (the stack's AllowedModels,
+// AllowedRegions and AllowedCidrs parameters).
+func EnvDocument(getenv func(string) string) (name string, doc []byte, err error) {
+	if d := getenv(EnvPolicyDocument); strings.TrimSpace(d) != "" {
+		return EnvPolicyDocument, []byte(d), nil
+	}
+	if !hasOverrides(getenv) {
+		return "embedded default", DefaultYAML(), nil
+	}
+	models, regions, cidrs := commaList(getenv(EnvAllowedModels)), commaList(getenv(EnvAllowedRegions)), commaList(getenv(EnvAllowedCidrs))
 	// Re-load the default with the overrides so they pass the same
 	// validation (and get line-free but key-named errors).
 	p, err := Load("embedded default", DefaultYAML())
 	if err != nil {
-		return nil, fmt.Errorf("embedded default policy: %w", err)
+		return "", nil, fmt.Errorf("embedded default policy: %w", err)
 	}
 	if models != nil {
 		p.Models.Allow = models
@@ -55,9 +76,9 @@ func FromEnv(getenv func(string) string) (*Policy, error) {
 	}
 	out, err := p.YAML()
 	if err != nil {
-		return nil, fmt.Errorf("policy from environment: %w", err)
+		return "", nil, fmt.Errorf("policy from environment: %w", err)
 	}
-	return Load("environment ("+EnvAllowedModels+", "+EnvAllowedRegions+", "+EnvAllowedCidrs+")", out)
+	return "environment (" + EnvAllowedModels + ", " + EnvAllowedRegions + ", " + EnvAllowedCidrs + ")", out, nil
 }
 
 // withoutOverlaps drops the deny patterns that would cancel an explicitly

@@ -61,13 +61,13 @@ func (l *loader) parse(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, nil
 		}
-		return nil, l.syntax(err)
+		return nil, l.syntax(err, data)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
 		return nil, &Error{Name: l.name, Line: extra.Line, Msg: "more than one YAML document; a policy is one document"}
 	} else if !errors.Is(err, io.EOF) {
-		return nil, l.syntax(err)
+		return nil, l.syntax(err, data)
 	}
 	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
 		return doc.Content[0], nil
@@ -77,15 +77,69 @@ func (l *loader) parse(data []byte) (*yaml.Node, error) {
 
 var lineRE = regexp.MustCompile(`^yaml: line (\d+): `)
 
-// syntax turns a yaml.v3 parse error into an *Error with its line.
-func (l *loader) syntax(err error) error {
+// syntax turns a yaml.v3 parse error into an *Error with its line, and
+// the fix when the cause is one of the usual ones (syntaxHint).
+func (l *loader) syntax(err error, data []byte) error {
 	msg := err.Error()
 	e := &Error{Name: l.name, Msg: "YAML syntax: " + strings.TrimPrefix(msg, "yaml: ")}
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		e.Msg = "YAML syntax: " + msg[len(m[0]):]
 	}
+	if line, hint := syntaxHint(data, e.Line); hint != "" {
+		if line > 0 {
+			e.Line = line
+		}
+		e.Msg += ": " + hint
+	}
 	return e
+}
+
+var (
+	// aliasRE finds an unquoted value that starts with "*": YAML reads it
+	// as an alias (*opus* in a pattern list).
+	aliasRE = regexp.MustCompile(`(?:^\s*-\s+|[\[,{]\s*|:\s+)\*`)
+	// classRE finds a character class inside an unquoted word
+	// (anthropic.claude-[35]-*).
+	classRE = regexp.MustCompile(`[A-Za-z0-9.*-]\[[^\]"']*\]`)
+)
+
+// syntaxHint explains the YAML mistakes policies make: tabs in the
+// indentation, patterns that start with "*" left unquoted, and character
+// classes in unquoted patterns. It looks at the reported line first (yaml
+// reports some errors a line early), then at every line. It returns the
+// line it blames (0 when unsure) and the fix, or "" when it has none.
+func syntaxHint(data []byte, reported int) (int, string) {
+	lines := strings.Split(string(data), "\n")
+	check := func(line string) string {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		code := line
+		if i := strings.Index(code, " #"); i >= 0 {
+			code = code[:i]
+		}
+		switch {
+		case strings.Contains(indent, "\t"):
+			return "YAML does not allow tabs in indentation: indent with spaces"
+		case aliasRE.MatchString(code):
+			return `a value that starts with "*" is a YAML alias: quote the pattern, e.g. ["*opus*"]`
+		case classRE.MatchString(code):
+			return `globs have no character classes such as [35]: quote each pattern and write one per alternative, e.g. ["anthropic.claude-3-*", "anthropic.claude-5-*"]`
+		}
+		return ""
+	}
+	for _, n := range []int{reported, reported + 1} {
+		if n >= 1 && n <= len(lines) {
+			if h := check(lines[n-1]); h != "" {
+				return n, h
+			}
+		}
+	}
+	for i, line := range lines {
+		if h := check(line); h != "" {
+			return i + 1, h
+		}
+	}
+	return 0, ""
 }
 
 // loader walks the YAML node tree, filling a Policy and collecting every

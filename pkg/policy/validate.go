@@ -28,6 +28,8 @@ var noPrincipalRules = map[string]bool{
 	findings.RuleBudgetExceeded:         true,
 	findings.RulePipelineSilent:         true,
 	findings.RuleRemediationBreakerOpen: true,
+	findings.RulePolicyRejected:         true,
+	findings.RuleSelfTest:               true,
 }
 
 // credentialRules are rules about a credential being used to invoke a model
@@ -134,7 +136,57 @@ func checkPrincipalPattern(s string) string {
 	if strings.Contains(s, ":sts:") || strings.Contains(s, "assumed-role/") {
 		return fmt.Sprintf("pattern %q is an STS session ARN, which never matches: principals are judged by their role, e.g. \"arn:aws:iam::*:role/NAME\"", s)
 	}
+	// The short form the check table prints ("role/app-chat") is not what
+	// a pattern matches: the principal is its whole ARN (or, for an AWS
+	// service, its name such as bedrock.amazonaws.com).
+	for _, kind := range []string{"role/", "user/", "root"} {
+		if strings.HasPrefix(s, kind) {
+			return fmt.Sprintf("pattern %q never matches: principals are matched by their whole ARN; write \"arn:aws:iam::*:%s\"", s, s)
+		}
+	}
 	return ""
+}
+
+// classPattern explains a glob that uses a character class ([35]) or
+// alternatives ({a,b}), which IAM-style globs do not have: the brackets
+// would only ever match themselves.
+func classPattern(s string) string {
+	i := strings.IndexAny(s, "[{")
+	if i < 0 {
+		if strings.ContainsAny(s, "]}") {
+			return fmt.Sprintf("pattern %q: globs have only * and ?, no [ ] or { }", s)
+		}
+		return ""
+	}
+	closer := map[byte]byte{'[': ']', '{': '}'}[s[i]]
+	j := strings.IndexByte(s[i:], closer)
+	if j < 0 {
+		return fmt.Sprintf("pattern %q: globs have only * and ?, no [ ] or { }", s)
+	}
+	inner := s[i+1 : i+j]
+	var alts []string
+	if s[i] == '{' {
+		alts = strings.Split(inner, ",")
+	} else {
+		for k := 0; k < len(inner); k++ {
+			if k+2 < len(inner) && inner[k+1] == '-' && inner[k] <= inner[k+2] && inner[k+2]-inner[k] < 26 {
+				for c := inner[k]; c <= inner[k+2]; c++ {
+					alts = append(alts, string(c))
+				}
+				k += 2
+				continue
+			}
+			alts = append(alts, string(inner[k]))
+		}
+	}
+	if len(alts) == 0 || len(alts) > 10 {
+		return fmt.Sprintf("pattern %q: globs have only * and ?, no character classes or alternatives: write one pattern per alternative", s)
+	}
+	var out []string
+	for _, a := range alts {
+		out = append(out, fmt.Sprintf("%q", s[:i]+a+s[i+j+1:]))
+	}
+	return fmt.Sprintf("pattern %q: globs have only * and ?, no character classes or alternatives: write one pattern per alternative: [%s]", s, strings.Join(out, ", "))
 }
 
 func checkPattern(s string) string {
@@ -151,7 +203,7 @@ func checkPattern(s string) string {
 			return fmt.Sprintf("pattern %q contains whitespace or a control character", s)
 		}
 	}
-	return ""
+	return classPattern(s)
 }
 
 // checkRegion validates a region name; "" when fine.

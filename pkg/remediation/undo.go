@@ -32,11 +32,20 @@ type Undoer struct {
 	// day); optional.
 	Notices Notices
 	Alerts  Alerter // optional
+	// Resolver, when set, resolves the finding an undone action answered
+	// where it is mirrored (Security Hub); best effort, after the undo.
+	Resolver FindingResolver
 	// Metrics receives EMF lines (LedgerRecordsRejected); nil means
 	// stdout.
 	Metrics io.Writer
 	Now     Clock
 	Log     *slog.Logger
+}
+
+// FindingResolver marks an incident resolved outside the ledger (package
+// alerts/hubpub archives its Security Hub finding).
+type FindingResolver interface {
+	Resolve(ctx context.Context, fingerprint, note string) error
 }
 
 // ErrNotUndoable is wrapped when a record cannot be undone (a dry-run, a
@@ -125,6 +134,14 @@ func (u Undoer) undo(ctx context.Context, id, actor string, sweepAt time.Time) (
 	if undoErr == nil && u.Claims != nil {
 		if err := u.Claims.Release(ctx, rec.Fingerprint, ModeEnforce); err != nil {
 			return undo, fmt.Errorf("release claim: %w", err)
+		}
+	}
+	if undoErr == nil && u.Resolver != nil && rec.Fingerprint != "" {
+		note := "remediation " + rec.ID + " undone by " + actor + " at " + now.Format(time.RFC3339) + " (ledger record " + undo.ID + ")"
+		if err := u.Resolver.Resolve(ctx, rec.Fingerprint, note); err != nil {
+			if u.Log != nil {
+				u.Log.ErrorContext(ctx, "finding not resolved in Security Hub", "record", rec.ID, "error", err.Error())
+			}
 		}
 	}
 	if u.Alerts != nil {

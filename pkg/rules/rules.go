@@ -30,6 +30,9 @@ func (e *Engine) Evaluate(ev *normalize.Event, out []findings.Finding) []finding
 	if ev.Unsupported {
 		return out
 	}
+	if ev.EventType == findings.SelfTestEventType {
+		return e.selfTest(ev, out)
+	}
 	switch ev.Category {
 	case normalize.CategoryInvocation:
 		return e.invocation(ev, out)

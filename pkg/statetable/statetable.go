@@ -3,7 +3,7 @@
 // marks, heartbeat, remediation ledger): partition key "pk" (S), sort key
 // "sk" (S), and a TTL attribute "ttl" (N, epoch seconds). template.yaml
 // declares the same layout; each adapter keeps its items under its own pk
-// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#, RECON#, POSTURE#).
+// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#, RECON#, POSTURE#, SELFTEST#).
 package statetable
 
 import (
@@ -23,6 +23,10 @@ const (
 // PrefixRecon starts the partition key of the recon-then-invoke marks
 // (package recon/recondb documents their layout).
 const PrefixRecon = "RECON#"
+
+// PrefixSelfTest starts the partition key of the sentinel's marks of
+// self-test subscriptions (package tamper/markdb).
+const PrefixSelfTest = "SELFTEST#"
 
 // Key returns the item key (pk, sk).
 func Key(pk, sk string) map[string]types.AttributeValue {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/findings"
@@ -25,7 +26,12 @@ type Handler struct {
 	Stack  Stack
 	// Notifier receives the findings; nil means they are only logged.
 	Notifier Notifier
-	Log      *slog.Logger
+	// Marks remembers the self-test's temporary subscriptions, so that
+	// their removal is not reported; nil reports every Unsubscribe.
+	Marks SubscriptionMarks
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Handle processes one invocation. An undecodable record or a failed
@@ -48,15 +54,37 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) error {
 			continue
 		}
 		seen++
+		if arn, ok := h.Stack.SelfTestSubscription(&it.Record); ok && h.Marks != nil {
+			now := time.Now()
+			if h.Now != nil {
+				now = h.Now()
+			}
+			if err := h.Marks.Mark(ctx, arn, now.Add(MarkTTL)); err != nil {
+				errs = append(errs, fmt.Errorf("remember self-test subscription %s: %w", arn, err))
+			} else {
+				log.InfoContext(ctx, "self-test subscription noted", "subscription", arn)
+			}
+			continue
+		}
 		f, ok := Check(h.Policy, h.Stack, &it.Record, it.Origin)
+		if ok && h.Marks != nil {
+			if arn := unsubscribed(&it.Record); arn != "" {
+				marked, err := h.Marks.Marked(ctx, arn)
+				if err != nil {
+					// Unsure: report it (a false alarm beats a missed one).
+					log.ErrorContext(ctx, "self-test marks not read", "subscription", arn, "error", err.Error())
+				} else if marked {
+					log.InfoContext(ctx, "self-test subscription removed", "subscription", arn)
+					continue
+				}
+			}
+		}
 		if !ok {
 			log.DebugContext(ctx, "not a change to the stack", "eventSource", it.Record.EventSource,
 				"eventName", it.Record.EventName, "eventId", it.Record.EventID)
 			continue
 		}
-		log.WarnContext(ctx, "finding", "rule", f.Rule, "severity", f.Severity, "title", f.Title,
-			"eventId", f.EventID, "eventName", f.EventName, "principal", f.Principal,
-			"resource", f.Details["resource"], "fingerprint", f.Fingerprint)
+		log.WarnContext(ctx, "finding", "finding", f) // the JSON contract of docs/findings.md
 		out = append(out, f)
 	}
 	if len(out) > 0 && h.Notifier != nil {

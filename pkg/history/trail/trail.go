@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -97,6 +98,12 @@ var (
 func classify(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("cloudtrail LookupEvents: %w", err)
+	}
+	// An endpoint name that does not resolve will not resolve on a retry:
+	// the Region does not exist, or the network has no DNS.
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return fmt.Errorf("cloudtrail LookupEvents: the endpoint %s does not resolve: is the Region right, and enabled for this account? (%w)", dns.Name, err)
 	}
 	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
 		return fmt.Errorf("cloudtrail LookupEvents: %w: %w", history.ErrThrottled, err)

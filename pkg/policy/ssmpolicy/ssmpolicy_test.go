@@ -59,7 +59,7 @@ func TestLoadFromEnvironment(t *testing.T) {
 	if _, err := Load(context.Background(), nil, env(map[string]string{"WARDEN_ALLOWED_CIDRS": "10.0.0.0/33"})); err == nil {
 		t.Fatal("bad CIDR accepted")
 	}
-	if _, err := Load(context.Background(), nil, env(map[string]string{"WARDEN_POLICY": "models: {deny: [\"*opus*\"]}"})); err != nil {
+	if _, err := Load(context.Background(), nil, env(map[string]string{"WARDEN_POLICY_DOCUMENT": "models: {deny: [\"*opus*\"]}"})); err != nil {
 		t.Fatal(err)
 	}
 }

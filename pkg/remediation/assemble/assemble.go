@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/bedrock-warden/warden/pkg/alerts/hubpub"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/remediation"
@@ -37,7 +38,10 @@ const (
 	EnvTopicARN   = "WARDEN_TOPIC_ARN"   // the alert topic: the only one findings may come from; notices go there
 	EnvFindingKey = "WARDEN_FINDING_KEY" // KMS HMAC key that seals findings (the remediator verifies)
 	EnvLedgerKey  = "WARDEN_LEDGER_KEY"  // KMS HMAC key that seals ledger records
-	EnvFunction   = "AWS_LAMBDA_FUNCTION_NAME"
+	// EnvSecurityHub is outputs.EnvSecurityHub: "true" when alerted
+	// findings are mirrored in Security Hub (the sweeper archives them).
+	EnvSecurityHub = "WARDEN_SECURITY_HUB"
+	EnvFunction    = "AWS_LAMBDA_FUNCTION_NAME"
 )
 
 // required reads the named variables and fails naming every one missing.
@@ -157,6 +161,15 @@ func Sweeper(ctx context.Context, cfg aws.Config, getenv func(string) string, lo
 	}
 	if topic := strings.TrimSpace(getenv(EnvTopicARN)); topic != "" {
 		u.Alerts = snsalert.New(cfg, topic)
+		// An expired quarantine lifted: its Security Hub finding is
+		// archived, as on-call's undo does.
+		if strings.EqualFold(strings.TrimSpace(getenv(EnvSecurityHub)), "true") {
+			o, err := hubpub.OptionsFromTopic(getenv(EnvStack), topic)
+			if err != nil {
+				return nil, err
+			}
+			u.Resolver = hubpub.New(cfg, o)
+		}
 	}
 	return u, nil
 }

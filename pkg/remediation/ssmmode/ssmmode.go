@@ -26,6 +26,10 @@ type API interface {
 type Store struct {
 	API   API
 	Stack string
+	// Parameter, when set, is the parameter's name as the stack's
+	// RemediationModeParameterName output gives it; else it is derived
+	// from Stack (remediation.ModeParameter).
+	Parameter string
 }
 
 var _ remediation.ModeStore = Store{}
@@ -36,7 +40,12 @@ func New(cfg aws.Config, stack string, opts ...func(*ssm.Options)) Store {
 }
 
 // Name returns the parameter name.
-func (s Store) Name() string { return remediation.ModeParameter(s.Stack) }
+func (s Store) Name() string {
+	if s.Parameter != "" {
+		return s.Parameter
+	}
+	return remediation.ModeParameter(s.Stack)
+}
 
 // GetMode implements remediation.ModeStore.
 func (s Store) GetMode(ctx context.Context) (string, bool, error) {
