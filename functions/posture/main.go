@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,26 +25,35 @@ import (
 	"github.com/bedrock-warden/warden/pkg/audit/posturedb"
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
+	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
-	out, err := outputs.BuildSinks(ctx, env.AWS, env.Getenv, env.Policy, outputs.Clients{Log: env.Log})
+	posture, err := lambdaenv.Rebuild(env, func(p *policy.Policy) (*audit.Posture, error) {
+		out, err := outputs.BuildSinks(ctx, env.AWS, env.Getenv, p, outputs.Clients{Log: env.Log})
+		if err != nil {
+			return nil, err
+		}
+		if out.Alerter == nil {
+			return nil, errors.New("the posture audit needs WARDEN_TABLE and WARDEN_TOPIC_ARN")
+		}
+		env.ReportRejectedPolicies(ctx, out.Alerter)
+		return &audit.Posture{
+			Policy:    p,
+			Directory: func() audit.Directory { return iamsrc.NewFromConfig(env.AWS) },
+			SCPs:      orgsrc.NewFromConfig(env.AWS),
+			Baseline:  posturedb.New(dynamodb.NewFromConfig(env.AWS), env.Getenv(outputs.EnvTable)),
+			Notifier:  out.Alerter,
+			Log:       env.Log,
+			Region:    env.AWS.Region,
+		}, nil
+	})
 	if err != nil {
-		env.Fatal("outputs", err)
+		env.Fatal("posture", err)
 	}
-	if out.Alerter == nil {
-		env.Fatal("config", errors.New("the posture audit needs WARDEN_TABLE and WARDEN_TOPIC_ARN"))
-	}
-	p := &audit.Posture{
-		Policy:    env.Policy,
-		Directory: func() audit.Directory { return iamsrc.NewFromConfig(env.AWS) },
-		SCPs:      orgsrc.NewFromConfig(env.AWS),
-		Baseline:  posturedb.New(dynamodb.NewFromConfig(env.AWS), env.Getenv(outputs.EnvTable)),
-		Notifier:  out.Alerter,
-		Log:       env.Log,
-		Region:    env.AWS.Region,
-	}
-	lambda.Start(p.Handle)
+	lambda.Start(func(ctx context.Context, payload json.RawMessage) error {
+		return posture.Get(ctx).Handle(ctx, payload)
+	})
 }

@@ -8,19 +8,26 @@ package main
 import (
 	"context"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
+	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/usage/assemble"
+	"github.com/bedrock-warden/warden/pkg/usage/logsrc"
 )
 
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
-	h, err := assemble.Usage(ctx, env.AWS, env.Getenv, env.Policy, outputs.Clients{Log: env.Log})
+	handler, err := lambdaenv.Rebuild(env, func(p *policy.Policy) (*logsrc.Handler, error) {
+		return assemble.Usage(ctx, env.AWS, env.Getenv, p, outputs.Clients{Log: env.Log})
+	})
 	if err != nil {
 		env.Fatal("usage", err)
 	}
-	lambda.Start(h.Handle)
+	lambda.Start(func(ctx context.Context, ev events.CloudwatchLogsEvent) error {
+		return handler.Get(ctx).Handle(ctx, ev)
+	})
 }
