@@ -21,5 +21,8 @@ func main() {
 	if err != nil {
 		env.Fatal("detector", err)
 	}
-	lambda.Start(h.Handle)
+	// The Handler itself, not h.Handle: aws-lambda-go then hands over the
+	// payload's bytes without decoding them into an argument first.
+	var _ lambda.Handler = h
+	lambda.Start(h)
 }

@@ -75,6 +75,26 @@ type Handler struct {
 // template's SQS batch (100), so a normal batch is one chunk.
 const DefaultChunkSize = 1000
 
+// Invoke is the detector Lambda's entry point: it implements aws-lambda-go's
+// lambda.Handler, so the payload arrives as the bytes the runtime client
+// read — not copied into a json.RawMessage, and not parsed by
+// encoding/json first. A payload that is not JSON (truncated, binary,
+// nested past any limit) therefore reaches the decoder like any other
+// input: it is logged as a rejected record, counted in the DecodeErrors
+// metric and answered with an error, so Lambda retries it and then sends
+// it to the on-failure destination. The response is Handle's, as JSON
+// ("null" for an EventBridge invocation).
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	resp, err := h.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(resp)
+}
+
 // Handle processes one invocation payload: an EventBridge event (answered
 // with an error so Lambda retries and then sends it to the on-failure
 // destination) or an SQS batch (answered with batchItemFailures).

@@ -1,12 +1,15 @@
 package detector_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -15,6 +18,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/normalize"
+	"github.com/bedrock-warden/warden/pkg/outputs"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/rules"
 )
@@ -254,5 +258,54 @@ func TestHandlerChunksLargeBatches(t *testing.T) {
 		if len(b.Events)+len(b.Errors) > 2 || !b.SQS {
 			t.Errorf("chunk %d: %d events, %d errors, SQS %v", i, len(b.Events), len(b.Errors), b.SQS)
 		}
+	}
+}
+
+// The raw entry point: payloads that are not JSON reach the decoder and
+// end in a structured log line, the DecodeErrors metric and an error
+// (Lambda retries, then the on-failure destination), never a panic.
+func TestInvokeRejectsInvalidJSON(t *testing.T) {
+	payloads := map[string][]byte{
+		"truncated":     []byte(`{"version":"0","id":"e-1","detail-type":"AWS API Call via CloudTrail","source":"aws.bedrock","detail":{"eventName":"Invo`),
+		"binary":        {0x00, 0xff, 0xfe, 0x01, 0x80},
+		"100k deep":     bytes.Repeat([]byte("["), 100000),
+		"100k deep obj": bytes.Repeat([]byte(`{"a":`), 100000),
+		"empty":         nil,
+	}
+	for name, payload := range payloads {
+		var logs, emf bytes.Buffer
+		h := newHandler(&outputs.Metrics{Out: &emf})
+		h.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+		out, err := h.Invoke(context.Background(), payload)
+		if err == nil || out != nil {
+			t.Errorf("%s: Invoke = %q, %v; want an error", name, out, err)
+		}
+		var rejected map[string]any
+		for line := range strings.Lines(logs.String()) {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "record rejected" {
+				rejected = m
+			}
+		}
+		if rejected == nil || rejected["level"] != "ERROR" || rejected["source"] != "lambda" || rejected["error"] == "" {
+			t.Errorf("%s: no structured rejection log: %s", name, logs.String())
+		}
+		if !strings.Contains(emf.String(), `"DecodeErrors":1`) {
+			t.Errorf("%s: DecodeErrors not counted: %s", name, emf.String())
+		}
+	}
+}
+
+// Invoke answers an SQS batch with its batchItemFailures and an
+// EventBridge event with null.
+func TestInvokeResponses(t *testing.T) {
+	h := newHandler()
+	out, err := h.Invoke(context.Background(), sample(t, "invoke-model-allowed-sonnet.json"))
+	if err != nil || string(out) != "null" {
+		t.Errorf("EventBridge: %q, %v", out, err)
+	}
+	out, err = h.Invoke(context.Background(), sqsEvent(t, string(sample(t, "invoke-model-allowed-sonnet.json")), "nope"))
+	if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"msg-b"}]}` {
+		t.Errorf("SQS: %s, %v", out, err)
 	}
 }

@@ -7,14 +7,15 @@ package lambdaenv
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
 )
@@ -34,20 +35,48 @@ func Load(ctx context.Context) (*Env, error) {
 }
 
 // load is Load with the environment and the SSM client injectable.
-func load(ctx context.Context, getenv func(string) string, client ssmpolicy.GetParameterAPI) (*Env, error) {
+func load(ctx context.Context, getenv func(string) string, client ssmpolicy.Getter) (*Env, error) {
 	e := &Env{Log: slog.New(slog.NewJSONHandler(os.Stdout, nil)), Getenv: getenv}
-	cfg, err := awsconf.Load(ctx, "", "", nil)
+	cfg, err := awsConfig(getenv)
 	if err != nil {
 		return nil, err
 	}
 	e.AWS = cfg
 	if client == nil {
-		client = ssm.NewFromConfig(cfg)
+		client = ssmpolicy.NewClient(cfg)
 	}
 	if e.Policy, err = ssmpolicy.Load(ctx, client, getenv); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	return e, nil
+}
+
+// awsConfig is a Lambda's AWS configuration, from the environment Lambda
+// gives every function: the region (AWS_REGION), the execution role's
+// credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)
+// and, for tests and local peers, AWS_ENDPOINT_URL. It is built without
+// the SDK's config package, which resolves shared files, SSO and web
+// identity and so links the SSO, SSO-OIDC, sign-in and STS clients: none
+// of them is ever called in a Lambda, and their initialisation is paid at
+// every cold start. Clients keep the SDK's defaults (standard retryer,
+// HTTP client).
+func awsConfig(getenv func(string) string) (aws.Config, error) {
+	cfg := aws.Config{Region: strings.TrimSpace(getenv("AWS_REGION"))}
+	if cfg.Region == "" {
+		cfg.Region = strings.TrimSpace(getenv("AWS_DEFAULT_REGION"))
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("load AWS config: AWS_REGION is not set")
+	}
+	id, secret := getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY")
+	if id == "" || secret == "" {
+		return aws.Config{}, errors.New("load AWS config: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set (Lambda sets them from the execution role)")
+	}
+	cfg.Credentials = credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))
+	if ep := strings.TrimSpace(getenv("AWS_ENDPOINT_URL")); ep != "" {
+		cfg.BaseEndpoint = aws.String(ep)
+	}
+	return cfg, nil
 }
 
 // MustLoad is Load for main: it logs the error and exits with status 1, so
