@@ -17,6 +17,8 @@ import (
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
+	// A 10,000-record SQS batch is a 22 MB payload (BENCHMARKS.md, peak RSS).
+	env.SoftMemoryLimit(40 << 20)
 	h, err := pipeline.Detector(ctx, env.AWS, env.Getenv, env.Policy, outputs.Clients{Log: env.Log})
 	if err != nil {
 		env.Fatal("detector", err)

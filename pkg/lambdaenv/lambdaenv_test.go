@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -83,5 +84,19 @@ func TestAWSConfigFromLambdaEnvironment(t *testing.T) {
 		if slices.Contains(strings.Fields(string(out)), pkg) {
 			t.Errorf("the detector links %s", pkg)
 		}
+	}
+}
+
+func TestSoftMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	(&Env{Getenv: lambdaEnv(nil)}).SoftMemoryLimit(40 << 20)
+	if got := debug.SetMemoryLimit(-1); got != 40<<20 {
+		t.Errorf("limit = %d, want 40 MiB", got)
+	}
+	debug.SetMemoryLimit(old)
+	(&Env{Getenv: lambdaEnv(map[string]string{"GOMEMLIMIT": "1GiB"})}).SoftMemoryLimit(40 << 20)
+	if got := debug.SetMemoryLimit(-1); got != old {
+		t.Errorf("GOMEMLIMIT ignored: limit = %d", got)
 	}
 }
