@@ -169,16 +169,15 @@ func (r *run) tail(l *listWalk) {
 
 // member is one member of a list: a CloudTrail record or an SQS message.
 type member struct {
-	w                 wire
-	errs              error
-	messageID         string
-	body              []byte
-	bodyEsc, bodyHigh bool
-	hasBody           bool
-	nonObject         byte
-	start             int
-	begun             bool // start is set
-	end               bool // the list was empty
+	w         wire
+	errs      error
+	messageID string
+	body      []byte // unescaped, in a buffer of its own
+	hasBody   bool
+	nonObject byte
+	start     int
+	begun     bool // start is set
+	end       bool // the list was empty
 }
 
 func (m *member) isSQS() bool {
@@ -205,8 +204,10 @@ func (p *parser) member(m *member) bool {
 		case fBody:
 			switch c := p.buf[p.i]; c {
 			case '"':
-				raw, esc, high, sok := p.str()
-				m.body, m.bodyEsc, m.bodyHigh, m.hasBody = raw, esc, high, sok
+				// Unescaped as it is scanned, into the buffer the body's
+				// records will own (room left for the message id).
+				buf, sok := p.strText(make([]byte, 0, min(len(p.buf)-p.i, 2048)+64))
+				m.body, m.hasBody = buf, sok
 				ok = sok
 			case 'n':
 				m.body, m.hasBody = nil, false
@@ -250,8 +251,7 @@ func (r *run) listMember(l *listWalk, m *member, i int, v []byte) {
 		}
 		// One buffer holds the unescaped body, which the body's records
 		// keep, and the message id.
-		buf := make([]byte, 0, len(m.body)+len(m.messageID))
-		buf = unquote(m.body, buf)
+		buf := m.body
 		n := len(buf)
 		buf = append(buf, m.messageID...)
 		r.sqsBodyID(buf[:n:n], buf[n:], o)

@@ -407,6 +407,82 @@ func (p *parser) str() (raw []byte, esc, high, ok bool) {
 	}
 }
 
+// strText scans the string at p.i (p.buf[p.i] == '"') as str does and
+// appends its decoded value to out (as text would decode it) in the same
+// pass: for an SQS message's body, which is then parsed once more as JSON,
+// rather than scanned, copied and parsed.
+func (p *parser) strText(out []byte) ([]byte, bool) {
+	b := p.buf
+	i := p.i + 1
+	for {
+		run := i
+		var acc uint64
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if stopWord(w) {
+				break
+			}
+			acc |= w
+			i += 8
+		}
+		for i < len(b) && !strStop[b[i]] {
+			acc |= uint64(b[i])
+			i++
+		}
+		if acc&msb == 0 {
+			out = append(out, b[run:i]...)
+		} else {
+			out = unquote(b[run:i], out) // replaces invalid UTF-8
+		}
+		if i >= len(b) {
+			p.i = i
+			return out, p.eof()
+		}
+		switch b[i] {
+		case '"':
+			p.i = i + 1
+			return out, true
+		case '\\':
+			if i+1 < len(b) {
+				switch c := b[i+1]; c {
+				case '"', '\\', '/':
+					out = append(out, c)
+					i += 2
+					continue
+				case 'b', 'f', 'n', 'r', 't':
+					out = append(out, unescaped[c])
+					i += 2
+					continue
+				}
+			}
+			n, ok := p.escape(i)
+			if !ok {
+				return out, false
+			}
+			// A \u escape, with the one after it when they may form a
+			// surrogate pair (unquote decides).
+			end := i + n
+			if end+1 < len(b) && b[end] == '\\' && b[end+1] == 'u' {
+				m, ok := p.escape(end)
+				if !ok {
+					return out, false
+				}
+				if r := rune(hex4(b[i+2 : i+6])); utf16.IsSurrogate(r) {
+					end += m
+				}
+			}
+			out = unquote(b[i:end], out)
+			i = end
+		default:
+			p.i = i
+			return out, p.bad("in string literal")
+		}
+	}
+}
+
+// unescaped maps the letter of a one-letter escape to its byte.
+var unescaped = [256]byte{'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
 // skipString consumes a string, validating it.
 func (p *parser) skipString() bool {
 	_, _, _, ok := p.str()

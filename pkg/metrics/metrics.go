@@ -55,47 +55,56 @@ type Datum struct {
 }
 
 // key identifies a metric: name plus dimension pairs.
-func (d *Datum) key() string {
-	var b strings.Builder
-	b.WriteString(d.Name)
-	for _, dim := range d.Dimensions {
-		b.WriteByte(0)
-		b.WriteString(dim.Name)
-		b.WriteByte(1)
-		b.WriteString(dim.Value)
-	}
-	return b.String()
-}
+func (d *Datum) key() string { return string(appendKey(nil, d.Name, d.Dimensions)) }
 
 // Set accumulates counters; adding to the same metric and dimensions sums.
 // The zero value is ready to use. Not safe for concurrent use.
 type Set struct {
 	index map[string]int
 	data  []Datum
+	buf   []byte // the key being looked up
 }
 
 // Add adds v to metric name with the given dimensions (empty values become
-// "unknown", so every datum is publishable).
+// "unknown", so every datum is publishable). Adding to a metric the Set
+// already holds allocates nothing: the detector adds two per event.
 func (s *Set) Add(name string, v float64, dims ...Dimension) {
-	ds := make([]Dimension, len(dims))
-	for i, d := range dims {
+	var small [4]Dimension
+	ds := small[:0]
+	for _, d := range dims {
 		if strings.TrimSpace(d.Value) == "" {
 			d.Value = "unknown"
 		}
-		ds[i] = d
+		ds = append(ds, d)
 	}
-	slices.SortFunc(ds, func(a, b Dimension) int { return strings.Compare(a.Name, b.Name) })
-	d := Datum{Name: name, Unit: UnitCount, Dimensions: ds, Value: v}
-	k := d.key()
-	if s.index == nil {
-		s.index = map[string]int{}
+	// Sorted by name (insertion sort: there are one or two).
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].Name < ds[j-1].Name; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
 	}
-	if i, ok := s.index[k]; ok {
+	s.buf = appendKey(s.buf[:0], name, ds)
+	if i, ok := s.index[string(s.buf)]; ok {
 		s.data[i].Value += v
 		return
 	}
-	s.index[k] = len(s.data)
-	s.data = append(s.data, d)
+	if s.index == nil {
+		s.index = map[string]int{}
+	}
+	s.index[string(s.buf)] = len(s.data)
+	s.data = append(s.data, Datum{Name: name, Unit: UnitCount, Dimensions: slices.Clone(ds), Value: v})
+}
+
+// appendKey appends the identity of a metric: its name and dimension pairs.
+func appendKey(b []byte, name string, dims []Dimension) []byte {
+	b = append(b, name...)
+	for _, dim := range dims {
+		b = append(b, 0)
+		b = append(b, dim.Name...)
+		b = append(b, 1)
+		b = append(b, dim.Value...)
+	}
+	return b
 }
 
 // Datums returns the accumulated data in insertion order.

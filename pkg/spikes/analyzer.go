@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,9 +64,9 @@ type Increment struct {
 	// store adds len(Events) to its plain count rather than to the set.
 	Beyond bool
 	// Models and IPs are this batch's TopN models and source addresses for
-	// the key, with their counts in this batch.
-	Models map[string]int64
-	IPs    map[string]int64
+	// the key, with their counts in this batch, most first.
+	Models []Ranked
+	IPs    []Ranked
 }
 
 // WindowBatch is one batch's events in one window.
@@ -86,8 +87,8 @@ type Counter struct {
 	New int64
 	// Models and IPs are the latest batch snapshot the store held for the
 	// key before this one (approximate top lists).
-	Models map[string]int64
-	IPs    map[string]int64
+	Models []Ranked
+	IPs    []Ranked
 }
 
 // Store keeps the window counters. counterdb.Store implements it on
@@ -124,6 +125,8 @@ type Analyzer struct {
 	// full) and only ever saves calls.
 	mu   sync.Mutex
 	seen map[windowKey]seenState
+	// addrs formats each source address once (bounded like seen).
+	addrs map[netip.Addr]string
 }
 
 type windowKey struct {
@@ -148,7 +151,7 @@ func New(store Store, p *policy.Policy, now func() time.Time, logger *slog.Logge
 	if p == nil {
 		p = &policy.Policy{}
 	}
-	return &Analyzer{store: store, policy: p, now: now, log: logger, seen: map[windowKey]seenState{}}
+	return &Analyzer{store: store, policy: p, now: now, log: logger, seen: map[windowKey]seenState{}, addrs: map[netip.Addr]string{}}
 }
 
 func (a *Analyzer) recall(g *group) seenState {
@@ -171,14 +174,16 @@ func (a *Analyzer) learn(g *group, f func(*seenState)) {
 
 // group is one key's events in one window of a batch.
 type group struct {
-	key      Key
-	start    time.Time
-	events   []EventHash
-	models   map[string]int64
-	ips      map[string]int64
-	accounts map[string]int64
-	regions  map[string]int64
-	ptype    string
+	key   Key
+	start time.Time
+	// idx are the indexes of the group's events in the batch (a slice of
+	// one array shared by every group).
+	idx    []int32
+	events []EventHash // the distinct events' hashes
+	// models and ips are the batch's top lists for the key (slices of one
+	// array shared by every group).
+	models, ips []Ranked
+	ptype       string
 }
 
 type groupID struct {
@@ -220,7 +225,8 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 	}
 	settings := a.policy.Spikes
 	window := WindowLength(settings)
-	groups := a.group(events, window)
+	b := a.group(events, window)
+	groups := b.groups
 	if len(groups) == 0 {
 		return nil, nil
 	}
@@ -230,14 +236,14 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 	sem := make(chan struct{}, Concurrency)
 	var wg sync.WaitGroup
 	for i, g := range groups {
-		if results[i].err != nil {
+		if results[i].err != nil || a.quiet(g, counters[i]) {
 			continue
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = a.judge(ctx, g, counters[i], window, severity)
+			results[i] = a.judge(ctx, b, g, counters[i], window, severity)
 		}()
 	}
 	wg.Wait()
@@ -288,8 +294,7 @@ func (a *Analyzer) count(ctx context.Context, groups []*group, window, retention
 		wb := WindowBatch{Start: start, Window: window, Expires: start.Add(window + retention), Keys: make([]Increment, len(idx))}
 		for j, i := range idx {
 			g := groups[i]
-			wb.Keys[j] = Increment{Key: g.key, Events: g.events, Beyond: a.recall(g).beyond,
-				Models: topN(g.models, TopN), IPs: topN(g.ips, TopN)}
+			wb.Keys[j] = Increment{Key: g.key, Events: g.events, Beyond: a.recall(g).beyond, Models: g.models, IPs: g.ips}
 		}
 		var cs []Counter
 		err := ctx.Err()
@@ -313,6 +318,17 @@ func (a *Analyzer) count(ctx context.Context, groups []*group, window, retention
 	return counters
 }
 
+// quiet reports that judging g needs no store call and raises nothing:
+// its threshold is off, or its count is at most the maximum and needs no
+// baseline (the usual case for benign traffic, judged without a goroutine).
+func (a *Analyzer) quiet(g *group, c Counter) bool {
+	th := a.threshold(g.key)
+	if !th.Enabled() {
+		return true
+	}
+	return !th.NeedsBaseline(c.Count) && !Evaluate(c.Count, th, nil).Tripped
+}
+
 // Concurrency is how many keys of one batch the Analyzer judges at once
 // (each is up to two sequential store calls).
 const Concurrency = 8
@@ -325,7 +341,7 @@ type result struct {
 
 // judge decides one counted group and returns its finding when it trips
 // for the first time in its window (or again, for a redelivery).
-func (a *Analyzer) judge(ctx context.Context, g *group, c Counter, window time.Duration, severity findings.Severity) result {
+func (a *Analyzer) judge(ctx context.Context, b *batchGroups, g *group, c Counter, window time.Duration, severity findings.Severity) result {
 	th := a.threshold(g.key)
 	redelivery := c.New == 0
 	// An alerted window stays quiet, except for a redelivery (a retry
@@ -356,7 +372,7 @@ func (a *Analyzer) judge(ctx context.Context, g *group, c Counter, window time.D
 	if !first && !redelivery {
 		return result{}
 	}
-	f := a.finding(g, c, th, v, window, severity)
+	f := a.finding(b, g, c, th, v, window, severity)
 	if !first {
 		// Redelivery of an alerted window: no marker of ours to undo.
 		return result{finding: &f}
@@ -384,36 +400,41 @@ func (a *Analyzer) threshold(k Key) Threshold {
 	return PrincipalThreshold(a.policy.Spikes, k.ID)
 }
 
+// batchGroups is a batch's events grouped per (key, window).
+type batchGroups struct {
+	events []normalize.Event
+	groups []*group
+	ips    []string // each event's source, as counted
+}
+
 // group aggregates the batch per (key, window), in a stable order, each
-// event once per group.
-func (a *Analyzer) group(events []normalize.Event, window time.Duration) []*group {
-	byID := map[groupID]*group{}
-	var order []*group
-	add := func(k Key, start time.Time, e *normalize.Event, h EventHash) {
+// event once per group. It allocates per batch, not per key: groups, their
+// event indexes and their top lists are slices of arrays shared by the
+// batch (a batch of 1,000 events may hold hundreds of keys).
+func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchGroups {
+	b := &batchGroups{events: events}
+	type member struct{ g, e int32 }
+	var (
+		byID    = map[groupID]int32{}
+		store   []group
+		members []member
+		hashes  = make([]EventHash, len(events))
+	)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.addrs) >= maxSeen {
+		clear(a.addrs)
+	}
+	b.ips = make([]string, len(events))
+	add := func(k Key, start time.Time, i int) {
 		id := groupID{k, start.Unix()}
-		g := byID[id]
-		if g == nil {
-			g = &group{key: k, start: start, models: map[string]int64{}, ips: map[string]int64{},
-				accounts: map[string]int64{}, regions: map[string]int64{}}
-			byID[id] = g
-			order = append(order, g)
+		gi, ok := byID[id]
+		if !ok {
+			gi = int32(len(store))
+			byID[id] = gi
+			store = append(store, group{key: k, start: start})
 		}
-		g.events = append(g.events, h)
-		if m := e.Model.ID(); m != "" {
-			g.models[m]++
-		}
-		if ip := source(e.Caller); ip != "" {
-			g.ips[ip]++
-		}
-		if e.Account != "" {
-			g.accounts[e.Account]++
-		}
-		if e.Region != "" {
-			g.regions[e.Region]++
-		}
-		if g.ptype == "" && k.Kind == KindPrincipal {
-			g.ptype = string(e.Principal.Type)
-		}
+		members = append(members, member{gi, int32(i)})
 	}
 	for i := range events {
 		e := &events[i]
@@ -429,35 +450,125 @@ func (a *Analyzer) group(events []normalize.Event, window time.Duration) []*grou
 		if principal == "" {
 			principal = UnknownPrincipal
 		}
-		h := Hash(e)
-		add(Key{KindPrincipal, principal}, start, e, h)
+		hashes[i] = Hash(e)
+		if ip := e.Caller.IP; ip.IsValid() {
+			s, ok := a.addrs[ip]
+			if !ok {
+				s = ip.String()
+				a.addrs[ip] = s
+			}
+			b.ips[i] = s
+		} else {
+			b.ips[i] = source(e.Caller)
+		}
+		add(Key{KindPrincipal, principal}, start, i)
 		if m := e.Model.ID(); m != "" {
-			add(Key{KindModel, m}, start, e, h)
+			add(Key{KindModel, m}, start, i)
 		}
 	}
-	for _, g := range order {
-		// An event delivered twice in one batch counts once.
-		slices.SortFunc(g.events, func(x, y EventHash) int { return bytes.Compare(x[:], y[:]) })
-		g.events = slices.Compact(g.events)
+	if len(store) == 0 {
+		return b
 	}
-	return order
+	// The members, ordered by group in one array (a counting sort), and
+	// each group's distinct event hashes in another.
+	offsets := make([]int32, len(store)+1)
+	for _, m := range members {
+		offsets[m.g+1]++
+	}
+	for i := 1; i < len(offsets); i++ {
+		offsets[i] += offsets[i-1]
+	}
+	idx := make([]int32, len(members))
+	fill := slices.Clone(offsets[:len(store)])
+	for _, m := range members {
+		idx[fill[m.g]] = m.e
+		fill[m.g]++
+	}
+	allHashes := make([]EventHash, len(members))
+	tops := make([]Ranked, 0, len(store)*2*TopN)
+	var scratch []Ranked
+	b.groups = make([]*group, len(store))
+	for gi := range store {
+		g := &store[gi]
+		g.idx = idx[offsets[gi]:offsets[gi+1]]
+		hs := allHashes[offsets[gi]:offsets[gi]:offsets[gi+1]]
+		for _, i := range g.idx {
+			hs = append(hs, hashes[i])
+		}
+		// An event delivered twice in one batch counts once.
+		slices.SortFunc(hs, func(x, y EventHash) int { return bytes.Compare(x[:], y[:]) })
+		g.events = slices.Compact(hs)
+		if g.key.Kind == KindPrincipal {
+			g.ptype = string(events[g.idx[0]].Principal.Type)
+		}
+		scratch = b.tally(scratch[:0], g, func(i int32) string { return events[i].Model.ID() })
+		start := len(tops)
+		tops = append(tops, scratch[:min(TopN, len(scratch))]...)
+		g.models = tops[start:len(tops):len(tops)]
+		scratch = b.tally(scratch[:0], g, func(i int32) string { return b.ips[i] })
+		start = len(tops)
+		tops = append(tops, scratch[:min(TopN, len(scratch))]...)
+		g.ips = tops[start:len(tops):len(tops)]
+		b.groups[gi] = g
+	}
+	return b
+}
+
+// tally counts the values of the group's events (empty values are not
+// counted) into out, most first, then by name.
+func (b *batchGroups) tally(out []Ranked, g *group, value func(i int32) string) []Ranked {
+	for _, i := range g.idx {
+		v := value(i)
+		if v == "" {
+			continue
+		}
+		found := false
+		for k := range out {
+			if out[k].Name == v {
+				out[k].Count++
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, Ranked{Name: v, Count: 1})
+		}
+	}
+	slices.SortFunc(out, byCount)
+	return out
+}
+
+func byCount(a, b Ranked) int {
+	if c := cmp.Compare(b.Count, a.Count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
 }
 
 // Hash returns the event's identity in a window: its eventID hashed, or,
 // for a record without one, its other identifying fields hashed (the same
 // record redelivered hashes the same).
 func Hash(e *normalize.Event) EventHash {
-	h := sha256.New()
+	var out EventHash
 	if e.ID != "" {
-		h.Write([]byte(e.ID))
-	} else {
+		var buf [128]byte
+		var sum [32]byte
+		if len(e.ID) <= len(buf) {
+			sum = sha256.Sum256(buf[:copy(buf[:], e.ID)])
+		} else {
+			sum = sha256.Sum256([]byte(e.ID))
+		}
+		copy(out[:], sum[:])
+		return out
+	}
+	h := sha256.New()
+	{
 		for _, s := range []string{"\x00no-id", e.RequestID, e.Name, e.Source, e.Time.UTC().Format(time.RFC3339Nano),
 			e.Principal.RawARN, e.Principal.AccessKeyID, e.Caller.Raw, e.Model.Raw, e.Region, e.EventType} {
 			h.Write([]byte(s))
 			h.Write([]byte{0})
 		}
 	}
-	var out EventHash
 	copy(out[:], h.Sum(nil))
 	return out
 }
@@ -489,22 +600,9 @@ func Rank(m map[string]int64, n int) []Ranked {
 	for k, v := range m {
 		out = append(out, Ranked{k, v})
 	}
-	slices.SortFunc(out, func(a, b Ranked) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
+	slices.SortFunc(out, byCount)
 	if n > 0 && len(out) > n {
 		out = out[:n]
-	}
-	return out
-}
-
-func topN(m map[string]int64, n int) map[string]int64 {
-	out := make(map[string]int64, min(n, len(m)))
-	for _, r := range Rank(m, n) {
-		out[r.Name] = r.Count
 	}
 	return out
 }
@@ -518,14 +616,16 @@ func FormatRanked(rs []Ranked) string {
 	return strings.Join(parts, ", ")
 }
 
-func mostCommon(m map[string]int64) string {
-	if r := Rank(m, 1); len(r) == 1 {
-		return r[0].Name
+// mostCommon is the commonest non-empty value of the group's events.
+func (b *batchGroups) mostCommon(g *group, value func(e *normalize.Event) string) string {
+	r := b.tally(nil, g, func(i int32) string { return value(&b.events[i]) })
+	if len(r) == 0 {
+		return ""
 	}
-	return ""
+	return r[0].Name
 }
 
-func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window time.Duration, sev findings.Severity) findings.Finding {
+func (a *Analyzer) finding(b *batchGroups, g *group, c Counter, th Threshold, v Verdict, window time.Duration, sev findings.Severity) findings.Finding {
 	startS := g.start.Format(time.RFC3339)
 	limit := strconv.FormatFloat(v.Limit, 'f', -1, 64)
 	var limitText string
@@ -539,8 +639,8 @@ func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window 
 		Rule:      findings.RuleInvocationSpike,
 		Severity:  sev,
 		EventTime: g.start,
-		Account:   mostCommon(g.accounts),
-		Region:    mostCommon(g.regions),
+		Account:   b.mostCommon(g, func(e *normalize.Event) string { return e.Account }),
+		Region:    b.mostCommon(g, func(e *normalize.Event) string { return e.Region }),
 		Details: map[string]string{
 			"key":             g.key.Kind,
 			"count":           strconv.FormatInt(c.Count, 10),
@@ -574,17 +674,17 @@ func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window 
 	return f
 }
 
-// mergeTop merges the stored snapshots with this batch's full counts, taking
+// mergeTop merges the stored snapshot with this batch's top list, taking
 // the larger figure per name (the batch's own counts are exact for it; the
-// snapshots cover other batches).
-func mergeTop(stored, batch map[string]int64) map[string]int64 {
+// snapshot covers another batch).
+func mergeTop(stored, batch []Ranked) map[string]int64 {
 	out := make(map[string]int64, len(stored)+len(batch))
-	for k, v := range stored {
-		out[k] = v
+	for _, r := range stored {
+		out[r.Name] = r.Count
 	}
-	for k, v := range batch {
-		if v > out[k] {
-			out[k] = v
+	for _, r := range batch {
+		if r.Count > out[r.Name] {
+			out[r.Name] = r.Count
 		}
 	}
 	return out

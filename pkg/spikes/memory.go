@@ -2,7 +2,6 @@ package spikes
 
 import (
 	"context"
-	"maps"
 	"sync"
 	"time"
 )
@@ -23,8 +22,8 @@ type memCounter struct {
 	events  map[EventHash]struct{}
 	beyond  int64
 	alerted time.Time
-	models  map[string]int64
-	ips     map[string]int64
+	models  []Ranked
+	ips     []Ranked
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -51,7 +50,7 @@ func (m *MemoryStore) Add(_ context.Context, wb WindowBatch) ([]Counter, error) 
 	for i, inc := range wb.Keys {
 		c := m.get(inc.Key, wb.Start)
 		o := &out[i]
-		o.Models, o.IPs = maps.Clone(c.models), maps.Clone(c.ips)
+		o.Models, o.IPs = c.models, c.ips
 		if inc.Beyond {
 			c.beyond += int64(len(inc.Events))
 			o.New = int64(len(inc.Events))
@@ -64,7 +63,7 @@ func (m *MemoryStore) Add(_ context.Context, wb WindowBatch) ([]Counter, error) 
 			}
 		}
 		o.Count = int64(len(c.events)) + c.beyond
-		c.models, c.ips = maps.Clone(inc.Models), maps.Clone(inc.IPs)
+		c.models, c.ips = inc.Models, inc.IPs
 	}
 	return out, nil
 }

@@ -123,10 +123,10 @@ func num(n int64) *types.AttributeValueMemberN {
 	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
 }
 
-func countMap(m map[string]int64) *types.AttributeValueMemberM {
-	out := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		out[k] = num(v)
+func countMap(rs []spikes.Ranked) *types.AttributeValueMemberM {
+	out := make(map[string]types.AttributeValue, len(rs))
+	for _, r := range rs {
+		out[r.Name] = num(r.Count)
 	}
 	return &types.AttributeValueMemberM{Value: out}
 }
@@ -224,7 +224,7 @@ func (s *Store) add(ctx context.Context, wb spikes.WindowBatch, lo, hi int, out 
 		if err != nil {
 			return fmt.Errorf("counterdb: item %s: %w", PK(wb.Start), err)
 		}
-		c.Models, c.IPs = old.models, old.ips
+		c.Models, c.IPs = spikes.Rank(old.models, 0), spikes.Rank(old.ips, 0)
 		switch {
 		case numbers:
 			// ALL_NEW: the item after the update, snapshot included.

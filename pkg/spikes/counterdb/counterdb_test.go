@@ -49,7 +49,7 @@ func TestStoreAgainstMoto(t *testing.T) {
 
 	// Two keys, one write.
 	cs := add(t0,
-		spikes.Increment{Key: p, Events: hashes("e", 1, 2, 3), Models: map[string]int64{"m1": 3}, IPs: map[string]int64{"10.0.0.1": 2, "10.0.0.2": 1}},
+		spikes.Increment{Key: p, Events: hashes("e", 1, 2, 3), Models: []spikes.Ranked{{Name: "m1", Count: 3}}, IPs: []spikes.Ranked{{Name: "10.0.0.1", Count: 2}, {Name: "10.0.0.2", Count: 1}}},
 		spikes.Increment{Key: m, Events: hashes("e", 1, 2, 3)})
 	if cs[0].Count != 3 || cs[0].New != 3 || cs[1].Count != 3 {
 		t.Fatalf("first Add = %+v", cs)
@@ -58,15 +58,15 @@ func TestStoreAgainstMoto(t *testing.T) {
 		t.Fatalf("%d UpdateItem calls for two keys, want 1", n)
 	}
 	// Redelivered events, alone or regrouped with new ones, count once.
-	if cs = add(t0, spikes.Increment{Key: p, Events: hashes("e", 3, 2), Models: map[string]int64{"m1": 2}}); cs[0].Count != 3 || cs[0].New != 0 || cs[0].IPs["10.0.0.1"] != 2 {
+	if cs = add(t0, spikes.Increment{Key: p, Events: hashes("e", 3, 2), Models: []spikes.Ranked{{Name: "m1", Count: 2}}}); cs[0].Count != 3 || cs[0].New != 0 || rank(cs[0].IPs, "10.0.0.1") != 2 {
 		t.Fatalf("redelivery = %+v, want count 3, nothing new", cs[0])
 	}
-	cs = add(t0, spikes.Increment{Key: p, Events: hashes("e", 1, 4, 5), Models: map[string]int64{"m2": 3}})
-	if cs[0].Count != 5 || cs[0].New != 2 || cs[0].Models["m1"] != 2 {
+	cs = add(t0, spikes.Increment{Key: p, Events: hashes("e", 1, 4, 5), Models: []spikes.Ranked{{Name: "m2", Count: 3}}})
+	if cs[0].Count != 5 || cs[0].New != 2 || rank(cs[0].Models, "m1") != 2 {
 		t.Fatalf("regrouped = %+v, want count 5, 2 new, the latest stored snapshot", cs[0])
 	}
 	// Beyond the cap: counted as a number.
-	if cs = add(t0, spikes.Increment{Key: p, Events: hashes("x", 1, 2), Beyond: true, Models: map[string]int64{"m3": 2}}); cs[0].New != 2 {
+	if cs = add(t0, spikes.Increment{Key: p, Events: hashes("x", 1, 2), Beyond: true, Models: []spikes.Ranked{{Name: "m3", Count: 2}}}); cs[0].New != 2 {
 		t.Fatalf("beyond = %+v", cs[0])
 	}
 	add(t0.Add(-2*w), spikes.Increment{Key: p, Events: hashes("old", 1, 2, 3, 4, 5, 6, 7, 8, 9)})
@@ -202,4 +202,14 @@ func TestStoreItemFull(t *testing.T) {
 	if err != nil || n[0] != 5000 {
 		t.Fatalf("Counts = %v, %v", n, err)
 	}
+}
+
+// rank is the count of name in rs.
+func rank(rs []spikes.Ranked, name string) int64 {
+	for _, r := range rs {
+		if r.Name == name {
+			return r.Count
+		}
+	}
+	return 0
 }
