@@ -697,3 +697,28 @@ func BenchmarkBytes(b *testing.B) {
 		})
 	}
 }
+
+// The fast path for CloudTrail's own form agrees with time.Parse.
+func TestParseZuluAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{"2023-10-11T21:58:59Z", "2024-07-08T17:06:49.0000000Z", "2024-07-08T17:06:49.1Z", "2024-07-08T17:06:49.123456789Z",
+		"2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T00:00:60Z",
+		"2025-01-01T00:00:00.Z", "2025-01-01T00:00:00.1234567890Z", "2025-1-01T00:00:00Z", "2025-01-01T00:00:00+00:00", "x025-01-01T00:00:00Z"} {
+		got, ok := parseZulu(s)
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok && (err != nil || !got.Equal(want)) {
+			t.Errorf("parseZulu(%q) = %v, time.Parse = %v, %v", s, got, want, err)
+		}
+		if ok {
+			continue
+		}
+		if p, pok := ParseTime(s); err == nil && (!pok || !p.Equal(want)) {
+			t.Errorf("ParseTime(%q) = %v, %v; time.Parse = %v", s, p, pok, want)
+		}
+	}
+}
+
+func BenchmarkParseTime(b *testing.B) {
+	for b.Loop() {
+		ParseTime("2024-07-08T17:06:49Z")
+	}
+}

@@ -194,9 +194,12 @@ func (r *run) stream(src io.Reader) {
 			r.fail(r.whole(), fmt.Errorf("gzip: %w", err))
 			return
 		}
-		defer zr.Close()
 		g := &gunzip{zr: zr, raw: raw}
-		inner := bufio.NewReaderSize(g, 64<<10)
+		// Decompression runs ahead on a goroutine of its own, so that
+		// inflating and parsing use two cores.
+		ahead := newReadAhead(g)
+		defer ahead.Close()
+		inner := bufio.NewReaderSize(ahead, 64<<10)
 		if magic, _ := inner.Peek(2); isGzip(magic) {
 			r.fail(r.whole(), fmt.Errorf("%w: gzip inside gzip", ErrUnknownShape))
 			return
@@ -237,6 +240,91 @@ func (g *gunzip) Read(p []byte) (int, error) {
 		err = fmt.Errorf("gzip: %w", err)
 	}
 	return n, err
+}
+
+// readAhead reads r on a goroutine of its own, a block ahead of its
+// consumer.
+type readAhead struct {
+	blocks chan block
+	free   chan []byte
+	done   chan struct{}
+	cur    block
+	err    error
+}
+
+type block struct {
+	buf []byte // the whole buffer, for reuse
+	b   []byte // what is left to read of it
+	err error
+}
+
+const aheadBlock = 256 << 10
+
+func newReadAhead(r io.Reader) *readAhead {
+	a := &readAhead{blocks: make(chan block, 2), free: make(chan []byte, 3), done: make(chan struct{})}
+	for range 3 {
+		a.free <- make([]byte, aheadBlock)
+	}
+	go func() {
+		defer close(a.blocks)
+		for {
+			var buf []byte
+			select {
+			case buf = <-a.free:
+			case <-a.done:
+				return
+			}
+			n, err := io.ReadFull(r, buf)
+			if err == io.ErrUnexpectedEOF {
+				err = io.EOF // a short last block
+			}
+			if n == 0 && err == nil {
+				continue
+			}
+			select {
+			case a.blocks <- block{buf: buf, b: buf[:n], err: err}:
+			case <-a.done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return a
+}
+
+func (a *readAhead) Read(p []byte) (int, error) {
+	for len(a.cur.b) == 0 {
+		if a.cur.err != nil || a.err != nil {
+			if a.err == nil {
+				a.err = a.cur.err
+			}
+			return 0, a.err
+		}
+		if a.cur.buf != nil {
+			a.free <- a.cur.buf
+			a.cur.buf = nil
+		}
+		blk, ok := <-a.blocks
+		if !ok {
+			a.err = io.EOF
+			return 0, io.EOF
+		}
+		a.cur = blk
+	}
+	n := copy(p, a.cur.b)
+	a.cur.b = a.cur.b[n:]
+	return n, nil
+}
+
+// Close stops the goroutine.
+func (a *readAhead) Close() {
+	select {
+	case <-a.done:
+	default:
+		close(a.done)
+	}
 }
 
 // unsafeString returns b as a string without copying; b must never be
