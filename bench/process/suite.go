@@ -27,8 +27,8 @@ type Config struct {
 	BigBytes int64
 	// BombBytes is what the gzip bomb inflates to (0: 1 GiB).
 	BombBytes int64
-	Python   string // the Python 3 interpreter ("" : look up python3)
-	Log      func(format string, a ...any)
+	Python    string // the Python 3 interpreter ("" : look up python3)
+	Log       func(format string, a ...any)
 }
 
 // Contender names.

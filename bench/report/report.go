@@ -131,17 +131,17 @@ type RSS struct {
 // Results is everything one run measured. Nil parts were not measured; Notes
 // say why.
 type Results struct {
-	Machine   Machine
-	Command   string
-	Elapsed   time.Duration
-	Corpora   []Corpus
+	Machine Machine
+	Command string
+	Elapsed time.Duration
+	Corpora []Corpus
 	Benches []Bench
 	// BenchRounds holds every round of every benchmark, for ratios per
 	// round.
 	BenchRounds [][]Bench
 	Agreement   []Agreement
-	ColdStart *ColdStart
-	ColdErr   string
+	ColdStart   *ColdStart
+	ColdErr     string
 	// RSS has one entry per batch size; the first is the goal's 10,000.
 	RSS       []RSS
 	RSSErr    string
