@@ -23,8 +23,11 @@ func main() {
 	if err != nil {
 		env.Fatal("detector", err)
 	}
-	// The Handler itself, not h.Handle: aws-lambda-go then hands over the
-	// payload's bytes without decoding them into an argument first.
+	// The Handler takes the payload's bytes, not a decoded argument, so
+	// that a payload which is not JSON reaches the decoder; lambdaenv.Serve
+	// reads it into one buffer of its announced size (see its doc).
 	var _ lambda.Handler = h
-	lambda.Start(h)
+	if err := lambdaenv.Serve(ctx, h); err != nil {
+		env.Fatal("runtime", err)
+	}
 }
