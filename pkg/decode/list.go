@@ -206,7 +206,7 @@ func (p *parser) member(m *member) bool {
 			case '"':
 				// Unescaped as it is scanned, into the buffer the body's
 				// records will own (room left for the message id).
-				buf, sok := p.strText(make([]byte, 0, min(len(p.buf)-p.i, 2048)+64))
+				buf, sok := p.strText(make([]byte, 0, min(len(p.buf)-p.i, 2048)))
 				m.body, m.hasBody = buf, sok
 				ok = sok
 			case 'n':

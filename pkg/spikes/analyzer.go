@@ -167,8 +167,13 @@ func (a *Analyzer) learn(g *group, f func(*seenState)) {
 		clear(a.seen)
 	}
 	k := windowKey{g.key, g.start.Unix()}
-	st := a.seen[k]
+	st, known := a.seen[k]
 	f(&st)
+	if !known {
+		// The key's id points into its record's buffer: keep a copy, not
+		// the buffer.
+		k.key.ID = strings.Clone(k.key.ID)
+	}
 	a.seen[k] = st
 }
 
