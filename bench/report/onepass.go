@@ -304,7 +304,7 @@ func writeOnePass(p func(string, ...any), r *Results) {
 			p("Peak RSS of the real bootstrap: not measured (%s).\n\n", c.RSSErr)
 		}
 		if len(c.RSS) > 0 {
-			p("Peak RSS of the real `bootstrap` (built as deployed), served one SQS batch (standard mix) by the harness, with its AWS peers on moto_server (spike counters, alert state, SNS); `VmHWM` read from `/proc` once it has posted its response. Beside it, an aws-lambda-go bootstrap that takes the payload as bytes and does nothing (`bench/coldstart/testdata/raw`): what aws-lambda-go's runtime client costs by itself (it reads the body into a `bytes.Buffer` that doubles as it fills).\n\n")
+			p("Peak RSS of the real `bootstrap` (built as deployed), served one SQS batch (standard mix) by the harness, with its AWS peers on moto_server (spike counters, alert state, SNS); `VmHWM` read from `/proc` once it has posted its response. Its runtime loop (`lambdaenv.Serve`) hands the handler the Runtime API's response body, which it decodes as it reads (`Handler.InvokeReader`), a chunk of 1,000 events at a time: the payload is never held whole, so the peak does not grow with the batch. Beside it, an aws-lambda-go bootstrap that takes the payload as bytes and does nothing (`bench/coldstart/testdata/raw`): what aws-lambda-go's runtime client costs by itself (it reads the body into a `bytes.Buffer` that doubles as it fills).\n\n")
 			p("| Records | Payload | Detector peak RSS | Do-nothing bootstrap | exec → response |\n|---:|---:|---:|---:|---:|\n")
 			for _, m := range c.RSS {
 				p("| %s | %s | **%s** | %s | %s |\n", thousands(m.Records), mbBytes(int64(m.PayloadBytes)), mbDec(m.PeakKB), mbDec(m.FloorKB), m.Response.Round(time.Millisecond))

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -85,7 +89,20 @@ const DefaultChunkSize = 1000
 // it to the on-failure destination. The response is Handle's, as JSON
 // ("null" for an EventBridge invocation).
 func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	resp, err := h.Handle(ctx, payload)
+	return respond(h.Handle(ctx, payload))
+}
+
+// InvokeReader is Invoke on a payload read as it is decoded: the Lambda
+// runtime loop (lambdaenv.Serve) hands it the Runtime API's response body,
+// so the payload is never held whole — memory is bounded by a chunk of
+// events (ChunkSize), not by the batch. Items, errors and the response are
+// Invoke's on the same bytes; a payload that ends early (the connection
+// fails) is an error for the invocation, so Lambda retries it.
+func (h *Handler) InvokeReader(ctx context.Context, payload io.Reader) ([]byte, error) {
+	return respond(h.handle(ctx, decode.Reader("lambda", payload)))
+}
+
+func respond(resp *events.SQSEventResponse, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +116,10 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // with an error so Lambda retries and then sends it to the on-failure
 // destination) or an SQS batch (answered with batchItemFailures).
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
+	return h.handle(ctx, decode.Bytes("lambda", payload))
+}
+
+func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*events.SQSEventResponse, error) {
 	size := h.ChunkSize
 	if size <= 0 {
 		size = DefaultChunkSize
@@ -123,7 +144,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		}
 		b = &Batch{}
 	}
-	h.Core.Each(decode.Bytes("lambda", payload), func(r *Result, err error) {
+	h.Core.Each(items, func(r *Result, err error) {
 		if err != nil {
 			var de *decode.Error
 			if !errors.As(err, &de) {
@@ -146,14 +167,18 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		return nil, err
 	}
 	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for id := range failed {
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
 		if id != "" {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
 	}
-	if err != nil && len(resp.BatchItemFailures) == 0 {
-		// Nothing identifies the failed records: fail the invocation so
-		// the whole batch comes back rather than losing it.
+	if err != nil {
+		// Something failed that no message id names (a record without
+		// one, or the payload cut off by a read error): fail the
+		// invocation so the whole batch comes back rather than losing
+		// the records it covers. What was delivered is not repeated:
+		// the alert state and the spike counters skip events they
+		// have seen.
 		return nil, err
 	}
 	return resp, nil

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -273,39 +275,91 @@ func TestInvokeRejectsInvalidJSON(t *testing.T) {
 		"empty":         nil,
 	}
 	for name, payload := range payloads {
-		var logs, emf bytes.Buffer
-		h := newHandler(&outputs.Metrics{Out: &emf})
-		h.Log = slog.New(slog.NewJSONHandler(&logs, nil))
-		out, err := h.Invoke(context.Background(), payload)
-		if err == nil || out != nil {
-			t.Errorf("%s: Invoke = %q, %v; want an error", name, out, err)
-		}
-		var rejected map[string]any
-		for line := range strings.Lines(logs.String()) {
-			var m map[string]any
-			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "record rejected" {
-				rejected = m
+		for entry, invoke := range entries {
+			name := name + ", " + entry
+			var logs, emf bytes.Buffer
+			h := newHandler(&outputs.Metrics{Out: &emf})
+			h.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+			out, err := invoke(h, payload)
+			if err == nil || out != nil {
+				t.Errorf("%s: Invoke = %q, %v; want an error", name, out, err)
+			}
+			var rejected map[string]any
+			for line := range strings.Lines(logs.String()) {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "record rejected" {
+					rejected = m
+				}
+			}
+			if rejected == nil || rejected["level"] != "ERROR" || rejected["source"] != "lambda" || rejected["error"] == "" {
+				t.Errorf("%s: no structured rejection log: %s", name, logs.String())
+			}
+			if !strings.Contains(emf.String(), `"DecodeErrors":1`) {
+				t.Errorf("%s: DecodeErrors not counted: %s", name, emf.String())
 			}
 		}
-		if rejected == nil || rejected["level"] != "ERROR" || rejected["source"] != "lambda" || rejected["error"] == "" {
-			t.Errorf("%s: no structured rejection log: %s", name, logs.String())
-		}
-		if !strings.Contains(emf.String(), `"DecodeErrors":1`) {
-			t.Errorf("%s: DecodeErrors not counted: %s", name, emf.String())
-		}
 	}
+}
+
+// entries are the two ways into the handler: the payload's bytes
+// (lambda.Handler) and the payload as a stream (lambdaenv.Serve).
+var entries = map[string]func(h *detector.Handler, payload []byte) ([]byte, error){
+	"Invoke": func(h *detector.Handler, p []byte) ([]byte, error) { return h.Invoke(context.Background(), p) },
+	"InvokeReader": func(h *detector.Handler, p []byte) ([]byte, error) {
+		return h.InvokeReader(context.Background(), iotest.HalfReader(bytes.NewReader(p)))
+	},
 }
 
 // Invoke answers an SQS batch with its batchItemFailures and an
 // EventBridge event with null.
 func TestInvokeResponses(t *testing.T) {
-	h := newHandler()
-	out, err := h.Invoke(context.Background(), sample(t, "invoke-model-allowed-sonnet.json"))
-	if err != nil || string(out) != "null" {
-		t.Errorf("EventBridge: %q, %v", out, err)
+	for entry, invoke := range entries {
+		h := newHandler()
+		out, err := invoke(h, sample(t, "invoke-model-allowed-sonnet.json"))
+		if err != nil || string(out) != "null" {
+			t.Errorf("%s, EventBridge: %q, %v", entry, out, err)
+		}
+		out, err = invoke(h, sqsEvent(t, string(sample(t, "invoke-model-allowed-sonnet.json")), "nope"))
+		if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"msg-b"}]}` {
+			t.Errorf("%s, SQS: %s, %v", entry, out, err)
+		}
 	}
-	out, err = h.Invoke(context.Background(), sqsEvent(t, string(sample(t, "invoke-model-allowed-sonnet.json")), "nope"))
-	if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"msg-b"}]}` {
-		t.Errorf("SQS: %s, %v", out, err)
+}
+
+// InvokeReader delivers what Invoke delivers on the same bytes, chunk by
+// chunk; a payload cut off by a failing read is an error (a retry), after
+// the chunks read before it.
+func TestInvokeReaderMatchesInvoke(t *testing.T) {
+	ok := string(sample(t, "invoke-model-allowed-sonnet.json"))
+	bad := string(sample(t, "invoke-model-unapproved-opus.json"))
+	payload := sqsEvent(t, ok, "nope", bad, ok, "{}", bad, ok)
+	run := func(invoke func(h *detector.Handler) ([]byte, error)) ([]byte, error, []detector.Batch) {
+		sink := &recordingSink{}
+		h := newHandler(sink)
+		h.ChunkSize = 2
+		out, err := invoke(h)
+		return out, err, sink.batches
+	}
+	wantOut, wantErr, want := run(func(h *detector.Handler) ([]byte, error) { return h.Invoke(context.Background(), payload) })
+	gotOut, gotErr, got := run(func(h *detector.Handler) ([]byte, error) {
+		return h.InvokeReader(context.Background(), iotest.OneByteReader(bytes.NewReader(payload)))
+	})
+	if string(gotOut) != string(wantOut) || (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("InvokeReader = %s, %v; Invoke = %s, %v", gotOut, gotErr, wantOut, wantErr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("InvokeReader delivered %d chunks, Invoke %d", len(got), len(want))
+	}
+	for i := range got {
+		if len(got[i].Events) != len(want[i].Events) || len(got[i].Errors) != len(want[i].Errors) || len(got[i].Findings) != len(want[i].Findings) {
+			t.Errorf("chunk %d: InvokeReader %d events %d errors %d findings, Invoke %d %d %d", i,
+				len(got[i].Events), len(got[i].Errors), len(got[i].Findings), len(want[i].Events), len(want[i].Errors), len(want[i].Findings))
+		}
+	}
+
+	cut := io.MultiReader(bytes.NewReader(payload[:len(payload)/2]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	out, err := newHandler().InvokeReader(context.Background(), cut)
+	if err == nil {
+		t.Errorf("a payload cut off by a read error: %s, want an error", out)
 	}
 }

@@ -20,11 +20,13 @@ import (
 // Serve runs h under the Lambda Runtime API (AWS_LAMBDA_RUNTIME_API) until
 // the process ends: the loop lambda.Start runs for a lambda.Handler, with
 // one difference that matters for large payloads. aws-lambda-go reads each
-// payload into a pooled bytes.Buffer that doubles as it fills, so a 22 MB
+// payload into a pooled bytes.Buffer that doubles as it fills, so a 21 MB
 // SQS batch briefly holds 16 + 32 MB and its peak RSS is above 64 MB
-// before the handler even starts (BENCHMARKS.md measures it); Serve reads
-// the payload into one buffer of the size the Runtime API announces
-// (Content-Length), which the handler then uses in place.
+// before the handler even starts (BENCHMARKS.md measures it). Serve hands
+// a handler that implements ReaderHandler the Runtime API's response body
+// itself, to decode as it reads, so the payload is never held whole; any
+// other handler gets the payload read into one buffer, of the size the
+// Runtime API announces (Content-Length) or grown by a quarter at a time.
 //
 // As with lambda.Start: the context carries the invocation's deadline and
 // its lambdacontext; a returned error is reported as the invocation's
@@ -45,6 +47,15 @@ func Serve(ctx context.Context, h lambda.Handler) error {
 			return err
 		}
 	}
+}
+
+// ReaderHandler is a lambda.Handler that can also take its payload as a
+// stream: Serve calls InvokeReader with the invocation's body as the
+// Runtime API sends it. A read error (the connection failed) reaches the
+// handler through payload and must make the invocation fail.
+type ReaderHandler interface {
+	lambda.Handler
+	InvokeReader(ctx context.Context, payload io.Reader) ([]byte, error)
 }
 
 // runtimeClient talks to the Runtime API.
@@ -77,13 +88,16 @@ func (c *runtimeClient) once(ctx context.Context, h lambda.Handler) error {
 	if err != nil {
 		return fmt.Errorf("runtime API: next invocation: %w", err)
 	}
-	payload, err := readPayload(resp)
-	resp.Body.Close()
-	if err != nil {
-		return fmt.Errorf("runtime API: read the invocation: %w", err)
-	}
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("runtime API: next invocation: HTTP %d", resp.StatusCode)
+	}
+	rh, stream := h.(ReaderHandler)
+	var payload []byte
+	if !stream {
+		if payload, err = readPayload(resp); err != nil {
+			return fmt.Errorf("runtime API: read the invocation: %w", err)
+		}
 	}
 	id := resp.Header.Get(hdrRequestID)
 	ictx := ctx
@@ -98,7 +112,18 @@ func (c *runtimeClient) once(ctx context.Context, h lambda.Handler) error {
 	if trace := resp.Header.Get(hdrTraceID); trace != "" {
 		os.Setenv("_X_AMZN_TRACE_ID", trace)
 	}
-	out, err, panicked := invoke(ictx, h, payload)
+	var (
+		out      []byte
+		panicked []byte
+	)
+	if stream {
+		out, err, panicked = invoke(ictx, func(ctx context.Context) ([]byte, error) { return rh.InvokeReader(ctx, resp.Body) })
+		// What the handler left unread (it stopped early) is drained, so
+		// the connection is reused.
+		_, _ = io.Copy(io.Discard, resp.Body)
+	} else {
+		out, err, panicked = invoke(ictx, func(ctx context.Context) ([]byte, error) { return h.Invoke(ctx, payload) })
+	}
 	if err != nil {
 		typ := "Runtime.HandlerError"
 		if panicked != nil {
@@ -149,14 +174,14 @@ func readPayload(resp *http.Response) ([]byte, error) {
 	}
 }
 
-// invoke calls h, turning a panic into an error with its stack.
-func invoke(ctx context.Context, h lambda.Handler, payload []byte) (out []byte, err error, stack []byte) {
+// invoke calls fn, turning a panic into an error with its stack.
+func invoke(ctx context.Context, fn func(context.Context) ([]byte, error)) (out []byte, err error, stack []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			out, err, stack = nil, fmt.Errorf("%v", p), debug.Stack()
 		}
 	}()
-	out, err = h.Invoke(ctx, payload)
+	out, err = fn(ctx)
 	return out, err, nil
 }
 

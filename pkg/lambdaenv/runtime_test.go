@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 )
 
@@ -67,8 +68,28 @@ type handlerFunc func(ctx context.Context, p []byte) ([]byte, error)
 
 func (f handlerFunc) Invoke(ctx context.Context, p []byte) ([]byte, error) { return f(ctx, p) }
 
+// streamFunc is a ReaderHandler; Serve must use InvokeReader.
+type streamFunc struct {
+	t  *testing.T
+	fn handlerFunc
+}
+
+func (s streamFunc) Invoke(context.Context, []byte) ([]byte, error) {
+	s.t.Error("Serve called Invoke on a ReaderHandler")
+	return nil, errors.New("Invoke")
+}
+
+func (s streamFunc) InvokeReader(ctx context.Context, r io.Reader) ([]byte, error) {
+	p, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.fn(ctx, p)
+}
+
 func TestServe(t *testing.T) {
-	for _, chunked := range []bool{false, true} {
+	for _, c := range []struct{ chunked, stream bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		chunked := c.chunked
 		big := []byte(`{"a":"` + strings.Repeat("x", 3<<20) + `"}`)
 		rt := &fakeRuntime{events: [][]byte{[]byte(`{"n":1}`), []byte("not json"), big}, done: make(chan struct{}), chunked: chunked}
 		srv := httptest.NewServer(rt)
@@ -85,9 +106,13 @@ func TestServe(t *testing.T) {
 			}
 			return []byte(strconv.Itoa(len(p))), nil
 		})
+		var served lambda.Handler = h
+		if c.stream {
+			served = streamFunc{t, h}
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
-		go func() { errc <- Serve(ctx, h) }()
+		go func() { errc <- Serve(ctx, served) }()
 		select {
 		case <-rt.done:
 		case err := <-errc:
@@ -99,7 +124,7 @@ func TestServe(t *testing.T) {
 		<-errc
 		srv.Close()
 		if len(rt.posts) != 3 || rt.posts[0].path != "req-1/response" || string(rt.posts[0].body) != "7" {
-			t.Fatalf("chunked %v: posts %+v", chunked, rt.posts)
+			t.Fatalf("%+v: posts %+v", c, rt.posts)
 		}
 		if p := rt.posts[1]; p.path != "req-2/error" || p.errType != "Runtime.HandlerError" || !strings.Contains(string(p.body), `"errorMessage":"record rejected"`) {
 			t.Errorf("error post %+v", p)
@@ -115,16 +140,19 @@ func TestServe(t *testing.T) {
 
 // A panic is reported with its stack and ends the loop.
 func TestServePanics(t *testing.T) {
-	rt := &fakeRuntime{events: [][]byte{[]byte(`{}`)}, done: make(chan struct{})}
-	srv := httptest.NewServer(rt)
-	defer srv.Close()
-	t.Setenv("AWS_LAMBDA_RUNTIME_API", strings.TrimPrefix(srv.URL, "http://"))
-	err := Serve(context.Background(), handlerFunc(func(context.Context, []byte) ([]byte, error) { panic("boom") }))
-	if err == nil || !strings.Contains(err.Error(), "boom") {
-		t.Fatalf("Serve = %v", err)
-	}
-	if len(rt.posts) != 1 || rt.posts[0].errType != "Runtime.Panic" || !strings.Contains(string(rt.posts[0].body), "runtime_test.go") {
-		t.Fatalf("posts %+v", rt.posts)
+	boom := handlerFunc(func(context.Context, []byte) ([]byte, error) { panic("boom") })
+	for _, h := range []lambda.Handler{boom, streamFunc{t, boom}} {
+		rt := &fakeRuntime{events: [][]byte{[]byte(`{}`)}, done: make(chan struct{})}
+		srv := httptest.NewServer(rt)
+		t.Setenv("AWS_LAMBDA_RUNTIME_API", strings.TrimPrefix(srv.URL, "http://"))
+		err := Serve(context.Background(), h)
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), "boom") {
+			t.Fatalf("%T: Serve = %v", h, err)
+		}
+		if len(rt.posts) != 1 || rt.posts[0].errType != "Runtime.Panic" || !strings.Contains(string(rt.posts[0].body), "runtime_test.go") {
+			t.Fatalf("%T: posts %+v", h, rt.posts)
+		}
 	}
 	t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
 	if err := Serve(context.Background(), nil); err == nil {
