@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -34,6 +35,10 @@ func main() {
 
 func run(name string, lines bool, valid, invalid *int) error {
 	var r io.Reader = os.Stdin
+	// size is how many bytes the whole input will be, when a file says:
+	// the whole-input read then takes one buffer of that size, as
+	// os.ReadFile does, rather than growing one.
+	size := int64(-1)
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
@@ -41,9 +46,21 @@ func run(name string, lines bool, valid, invalid *int) error {
 		}
 		defer f.Close()
 		r = f
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			size = st.Size()
+		}
 	}
 	br := bufio.NewReaderSize(r, 256<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		if f, ok := r.(*os.File); ok && size >= 4 {
+			// gzip's trailer holds the inflated size (mod 4 GiB).
+			var isize [4]byte
+			if _, err := f.ReadAt(isize[:], size-4); err == nil {
+				size = int64(binary.LittleEndian.Uint32(isize[:]))
+			}
+		} else {
+			size = -1
+		}
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
@@ -59,11 +76,14 @@ func run(name string, lines bool, valid, invalid *int) error {
 		}
 	}
 	if !lines {
-		all, err := io.ReadAll(br)
-		if err != nil {
+		var all bytes.Buffer
+		if size >= 0 {
+			all.Grow(int(size) + bytes.MinRead)
+		}
+		if _, err := all.ReadFrom(br); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		count(all)
+		count(all.Bytes())
 		return nil
 	}
 	for {
