@@ -154,6 +154,8 @@ type run struct {
 	line int
 	// p is the parser of the current unit.
 	p parser
+	// bodies holds the SQS message bodies unescaped so far.
+	bodies bodySlab
 	// halted reports that the stream failed (in.err): nothing more is
 	// decoded, and the read error ends the items.
 	halted bool

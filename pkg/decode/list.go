@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // A list — a CloudTrail log file's Records, an SQS event's Records or a
@@ -23,7 +24,7 @@ func (r *run) list(t *top, line int) {
 	for i := 0; !r.stopped; i++ {
 		var m member
 		u := r.unit(l.depth, func(p *parser) bool {
-			m = member{}
+			m = member{bodies: &r.bodies}
 			c, ok := p.next()
 			if !ok {
 				return false
@@ -172,7 +173,8 @@ type member struct {
 	w         wire
 	errs      error
 	messageID string
-	body      []byte // unescaped, in a buffer of its own
+	body      []byte // unescaped, in bodies (or a buffer of its own)
+	bodies    *bodySlab
 	hasBody   bool
 	nonObject byte
 	start     int
@@ -206,7 +208,7 @@ func (p *parser) member(m *member) bool {
 			case '"':
 				// Unescaped as it is scanned, into the buffer the body's
 				// records will own (room left for the message id).
-				buf, sok := p.strText(make([]byte, 0, min(len(p.buf)-p.i, 2048)))
+				buf, sok := p.strText(m.bodies.room(min(len(p.buf)-p.i, 2048)))
 				m.body, m.hasBody = buf, sok
 				ok = sok
 			case 'n':
@@ -227,6 +229,9 @@ func (p *parser) member(m *member) bool {
 // listMember yields the items of member i, whose text is v.
 func (r *run) listMember(l *listWalk, m *member, i int, v []byte) {
 	o := Origin{Source: l.source, Index: i, Shape: l.shape()}
+	// Whatever the outcome, the body's bytes stay as they are: records
+	// and errors may refer to them.
+	r.bodies.keep(m.body)
 	switch {
 	case len(v) > MaxRecordBytes:
 		r.fail(o, fmt.Errorf("%w: record of %d bytes exceeds the %d-byte limit", ErrTooLarge, len(v), MaxRecordBytes))
@@ -254,6 +259,7 @@ func (r *run) listMember(l *listWalk, m *member, i int, v []byte) {
 		buf := m.body
 		n := len(buf)
 		buf = append(buf, m.messageID...)
+		r.bodies.keep(buf[n:])
 		r.sqsBodyID(buf[:n:n], buf[n:], o)
 	default:
 		o.Shape = ShapeLogFile
@@ -328,4 +334,39 @@ func (r *run) sqsBodyID(body, id []byte, o Origin) {
 		err = fmt.Errorf("%w: %s, want a CloudTrail record, EventBridge envelope, log file or SQS message", ErrUnknownShape, describeObject(v))
 	}
 	r.fail(o, err)
+}
+
+// bodySlab is where a list's SQS message bodies are unescaped: one
+// allocation holds many bodies and their message ids, which the bodies'
+// records keep (rather than a buffer per message). Bytes once kept are
+// never written again; a slab that is full is left to the records that
+// refer to it and a new one begun.
+type bodySlab struct {
+	buf []byte // len: the bytes kept
+}
+
+// Slab sizes: small for a small batch, then 64 KiB (some 40 messages).
+const (
+	firstSlab = 4 << 10
+	maxSlab   = 64 << 10
+)
+
+// room returns the slab's free space, at least n bytes of capacity, to
+// append to; keep then marks what was used.
+func (s *bodySlab) room(n int) []byte {
+	if cap(s.buf)-len(s.buf) < n {
+		size := min(max(2*cap(s.buf), firstSlab), maxSlab)
+		s.buf = make([]byte, 0, max(size, n))
+	}
+	return s.buf[len(s.buf):len(s.buf):cap(s.buf)]
+}
+
+// keep marks b as used if it is the start of the free space (room's
+// result, appended to in place); else (b was reallocated, or is nil) it
+// does nothing.
+func (s *bodySlab) keep(b []byte) {
+	free := s.buf[len(s.buf):cap(s.buf)]
+	if len(b) > 0 && len(b) <= len(free) && unsafe.SliceData(b) == unsafe.SliceData(free) {
+		s.buf = s.buf[:len(s.buf)+len(b)]
+	}
 }

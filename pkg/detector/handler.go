@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -40,6 +41,10 @@ type Batch struct {
 
 // Analyzer looks at a whole batch of events, e.g. to count invocations for
 // spike detection, and may return further findings.
+//
+// Analyzers and Sinks must not keep the Batch or its slices once they have
+// returned: the Handler reuses their arrays for the next chunk (strings
+// and findings taken from them may be kept).
 type Analyzer interface {
 	Analyze(ctx context.Context, events []normalize.Event) ([]findings.Finding, error)
 }
@@ -73,6 +78,11 @@ type Handler struct {
 	// at once (DefaultChunkSize when 0): a large SQS batch is judged and
 	// delivered a chunk at a time, so memory does not grow with the batch.
 	ChunkSize int
+
+	// spare is the last invocation's Batch, emptied: its arrays (a chunk
+	// of events is some 700 KB) serve the next one instead of being
+	// grown again.
+	spare atomic.Pointer[Batch]
 }
 
 // DefaultChunkSize is the default Handler.ChunkSize: larger than the
@@ -128,8 +138,15 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 		sqs    bool
 		failed = map[string]bool{}
 		errs   []error
-		b      = &Batch{}
+		b      = h.spare.Swap(nil)
 	)
+	if b == nil {
+		b = &Batch{}
+	}
+	defer func() {
+		b.reset()
+		h.spare.Store(b)
+	}()
 	flush := func() {
 		if len(b.Events) == 0 && len(b.Errors) == 0 {
 			return
@@ -142,7 +159,7 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 		if err != nil {
 			errs = append(errs, err)
 		}
-		b = &Batch{}
+		b.reset()
 	}
 	h.Core.Each(items, func(r *Result, err error) {
 		if err != nil {
@@ -182,6 +199,15 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 		return nil, err
 	}
 	return resp, nil
+}
+
+// reset empties b for the next chunk, keeping its arrays; what they held
+// is cleared, so that it is not kept alive.
+func (b *Batch) reset() {
+	clear(b.Events)
+	clear(b.Findings)
+	clear(b.Errors)
+	*b = Batch{Events: b.Events[:0], Findings: b.Findings[:0], Errors: b.Errors[:0]}
 }
 
 // deliver runs the analyzers and sinks over one chunk. It returns the SQS

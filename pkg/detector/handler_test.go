@@ -32,7 +32,10 @@ type recordingSink struct {
 }
 
 func (s *recordingSink) Deliver(_ context.Context, b *detector.Batch) error {
-	s.batches = append(s.batches, *b)
+	// The handler reuses b's arrays after Deliver.
+	c := *b
+	c.Events, c.Findings, c.Errors = slices.Clone(b.Events), slices.Clone(b.Findings), slices.Clone(b.Errors)
+	s.batches = append(s.batches, c)
 	if s.err != nil {
 		return s.err(b)
 	}
@@ -363,3 +366,39 @@ func TestInvokeReaderMatchesInvoke(t *testing.T) {
 		t.Errorf("a payload cut off by a read error: %s, want an error", out)
 	}
 }
+
+// The handler reuses a chunk's arrays for the next chunk and the next
+// invocation: what each delivery sees is its own events, never a stale
+// one.
+func TestHandlerReusesBatchesCleanly(t *testing.T) {
+	ok := string(sample(t, "invoke-model-allowed-sonnet.json"))
+	bad := string(sample(t, "invoke-model-unapproved-opus.json"))
+	var seen [][]string
+	sink := sinkFunc(func(b *detector.Batch) {
+		var ids []string
+		for _, e := range b.Events {
+			ids = append(ids, e.Origin.MessageID+"/"+e.Model.Raw)
+		}
+		seen = append(seen, ids)
+	})
+	h := newHandler(sink)
+	h.ChunkSize = 2
+	for _, p := range [][]byte{sqsEvent(t, ok, bad, ok), sqsEvent(t, bad, ok), sqsEvent(t, bad)} {
+		if _, err := h.Invoke(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sonnet, opus = "anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-opus-20240229-v1:0"
+	want := [][]string{
+		{"msg-a/" + sonnet, "msg-b/" + opus}, {"msg-c/" + sonnet},
+		{"msg-a/" + opus, "msg-b/" + sonnet},
+		{"msg-a/" + opus},
+	}
+	if !slices.EqualFunc(seen, want, slices.Equal) {
+		t.Errorf("deliveries %q, want %q", seen, want)
+	}
+}
+
+type sinkFunc func(b *detector.Batch)
+
+func (f sinkFunc) Deliver(_ context.Context, b *detector.Batch) error { f(b); return nil }

@@ -422,7 +422,7 @@ func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchG
 	var (
 		byID    = map[groupID]int32{}
 		store   []group
-		members []member
+		members = make([]member, 0, 2*len(events)) // a principal and a model each
 		hashes  = make([]EventHash, len(events))
 	)
 	a.mu.Lock()
