@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"unsafe"
 )
 
@@ -185,8 +186,10 @@ func (r *run) tooLarge(n int) unitResult {
 
 // stream decodes a reader, decompressing gzip.
 func (r *run) stream(src io.Reader) {
+	sb := streamBufs.Get().(*streamBuf)
+	defer sb.release(r)
 	raw := &countingReader{r: src}
-	br := bufio.NewReaderSize(raw, 64<<10)
+	br := sb.reader(&sb.outer, raw)
 	var in io.Reader = br
 	if magic, _ := br.Peek(2); isGzip(magic) {
 		zr, err := gzip.NewReader(br)
@@ -199,15 +202,54 @@ func (r *run) stream(src io.Reader) {
 		// inflating and parsing use two cores.
 		ahead := newReadAhead(g)
 		defer ahead.Close()
-		inner := bufio.NewReaderSize(ahead, 64<<10)
+		// The read-ahead goroutine may still be reading br when the
+		// decode ends: br is its own, not returned to the pool.
+		sb.outer = nil
+		inner := sb.reader(&sb.inner, ahead)
 		if magic, _ := inner.Peek(2); isGzip(magic) {
 			r.fail(r.whole(), fmt.Errorf("%w: gzip inside gzip", ErrUnknownShape))
 			return
 		}
 		in = inner
 	}
-	r.in = input{r: in}
+	r.in = input{r: in, buf: sb.buf[:0]}
 	r.decode()
+}
+
+// streamBuf is a stream's buffers, pooled: a Lambda invocation or a small
+// file decoded with Reader then costs no 300 KB of fresh buffers.
+// Nothing decoded refers to them (records own their bytes).
+type streamBuf struct {
+	outer, inner *bufio.Reader
+	buf          []byte
+}
+
+var streamBufs = sync.Pool{New: func() any { return new(streamBuf) }}
+
+// maxPooled is the largest input buffer kept for reuse (one that grew to
+// hold a large record is left to the collector).
+const maxPooled = 2 * readChunk
+
+func (sb *streamBuf) reader(br **bufio.Reader, r io.Reader) *bufio.Reader {
+	if *br == nil {
+		*br = bufio.NewReaderSize(r, 64<<10)
+	} else {
+		(*br).Reset(r)
+	}
+	return *br
+}
+
+func (sb *streamBuf) release(r *run) {
+	if c := cap(r.in.buf); c > 0 && c <= maxPooled {
+		sb.buf = r.in.buf[:0]
+	}
+	r.in.buf, r.in.r = nil, nil
+	for _, br := range []*bufio.Reader{sb.outer, sb.inner} {
+		if br != nil {
+			br.Reset(nil)
+		}
+	}
+	streamBufs.Put(sb)
 }
 
 // countingReader counts the bytes read through it.

@@ -2,12 +2,15 @@ package decode
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"testing/iotest"
 )
 
 // repeat is an io.Reader of head, then body n times (joined by sep), then
@@ -126,4 +129,42 @@ func TestReaderResynchronises(t *testing.T) {
 		t.Errorf("got %v, want %s", got, want)
 	}
 	sameItems(t, items, oracle("in", []byte(in)))
+}
+
+// Streams share pooled buffers one after another and side by side: what a
+// decode yielded stays as it was while later decodes (plain, gzip,
+// stopped early) reuse them.
+func TestReaderPooledBuffers(t *testing.T) {
+	seeds := fuzzSeeds(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	for _, s := range seeds {
+		zw.Write(s)
+		zw.Write([]byte("\n"))
+	}
+	zw.Close()
+	inputs := append(seeds, gz.Bytes())
+	kept := make([][]Item, len(inputs))
+	want := make([][]Item, len(inputs))
+	for i, in := range inputs {
+		kept[i] = collect(t, Reader("pool", bytes.NewReader(in)))
+		want[i] = collect(t, Bytes("pool", in))
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i, in := range inputs {
+				n := 0
+				for range Reader("pool", iotest.HalfReader(bytes.NewReader(in))) {
+					if n++; (i+w)%3 == 0 && n == 2 {
+						break // stopped early
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range inputs {
+		sameItems(t, kept[i], want[i])
+	}
 }
