@@ -102,12 +102,16 @@ func (c *Counter) Publish(_ context.Context, msgs []alerts.Message) []error {
 	return make([]error, len(msgs))
 }
 
-// LambdaBatch invokes the handler with one SQS batch payload of events.
+// LambdaBatch invokes the handler with one SQS batch payload of events,
+// as the deployed runtime loop does (lambdaenv.Serve: InvokeReader on the
+// payload as it arrives).
 func LambdaBatch(payload []byte, events int, h *detector.Handler) func(b *testing.B) {
 	return func(b *testing.B) {
 		ctx := context.Background()
+		var r bytes.Reader
 		perEvent(b, events, func() {
-			if _, err := h.Invoke(ctx, payload); err != nil {
+			r.Reset(payload)
+			if _, err := h.InvokeReader(ctx, &r); err != nil {
 				b.Fatal(err)
 			}
 		})
@@ -115,13 +119,15 @@ func LambdaBatch(payload []byte, events int, h *detector.Handler) func(b *testin
 }
 
 // LambdaDirect invokes the handler once per event (EventBridge intake),
-// over every event of the corpus in turn.
+// over every event of the corpus in turn, as LambdaBatch does.
 func LambdaDirect(events [][]byte, h *detector.Handler) func(b *testing.B) {
 	return func(b *testing.B) {
 		ctx := context.Background()
+		var r bytes.Reader
 		perEvent(b, len(events), func() {
 			for _, ev := range events {
-				if _, err := h.Invoke(ctx, ev); err != nil {
+				r.Reset(ev)
+				if _, err := h.InvokeReader(ctx, &r); err != nil {
 					b.Fatal(err)
 				}
 			}

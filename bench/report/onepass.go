@@ -287,7 +287,7 @@ func writeOnePass(p func(string, ...any), r *Results) {
 			p("| %s | %s | %s | %s | %.2f | %s |\n", b.Name, b.Corpus, num(b.NsPerEvent), num(b.CPUNsPerEvent), b.AllocsPerEvent, thousands(int(b.BytesPerOp)))
 		}
 	}
-	p("\nThe Lambda rows enter the handler as the runtime does (`Handler.Invoke` with the payload's bytes), with the spike analyzer on `spikes.MemoryStore`, the alerter on the in-memory state store and EMF metrics discarded. A direct (EventBridge) invocation carries one event, so the per-invocation work (the batch's analyzer, sinks and response) falls on that one event.\n\n")
+	p("\nThe Lambda rows enter the handler as the deployed runtime loop does (`lambdaenv.Serve` calls `Handler.InvokeReader` on the payload as it arrives; here a `bytes.Reader` over it), with the spike analyzer on `spikes.MemoryStore`, the alerter on the in-memory state store and EMF metrics discarded. A direct (EventBridge) invocation carries one event, so the per-invocation work (the batch's analyzer, sinks and response) falls on that one event.\n\n")
 	if s, ok := r.ratioSpread("decode-valid", "valid"); ok {
 		p("The decoder's validating walk alone (`decode.Valid`, what skips the subtrees the detector does not read) runs at %s the events/s of `json.Valid` on the same events (median, min, max of the interleaved rounds); the whole decode at %s.\n\n", spread(s), func() string {
 			if d, ok := r.ratioSpread("decode", "valid"); ok {

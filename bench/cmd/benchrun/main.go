@@ -211,8 +211,8 @@ func run(ctx context.Context, o options) error {
 			{"detect", "decode + normalise + evaluate (ours)", "10k", std, hotpath.Detect(std, rules.New(def))},
 			{"detect-benign", "decode + normalise + evaluate, benign only", "10k-benign", benign, hotpath.Detect(benign, rules.New(def))},
 			{"each-benign", "`Core.Each` over a JSON-lines stream, benign", "10k-benign", benign, hotpath.EachStream(benign, rules.New(def))},
-			{"lambda-batch-benign", "detector `Handler.Invoke`, one SQS batch of 1,000, benign", "1k-benign", corpus.Payloads(batchEvs), hotpath.LambdaBatch(batch, len(batchEvs), hotpath.LocalDetector(def))},
-			{"lambda-direct-benign", "detector `Handler.Invoke`, one EventBridge event per invocation, benign", "1k-benign", corpus.Payloads(batchEvs), hotpath.LambdaDirect(corpus.Payloads(batchEvs), hotpath.LocalDetector(def))},
+			{"lambda-batch-benign", "detector `Handler.InvokeReader`, one SQS batch of 1,000, benign", "1k-benign", corpus.Payloads(batchEvs), hotpath.LambdaBatch(batch, len(batchEvs), hotpath.LocalDetector(def))},
+			{"lambda-direct-benign", "detector `Handler.InvokeReader`, one EventBridge event per invocation, benign", "1k-benign", corpus.Payloads(batchEvs), hotpath.LambdaDirect(corpus.Payloads(batchEvs), hotpath.LocalDetector(def))},
 		}
 		if engine != nil {
 			benches = append(benches, struct {
