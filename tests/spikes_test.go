@@ -144,10 +144,12 @@ func TestSpikeCountersConcurrentBatches(t *testing.T) {
 	if !strings.HasPrefix(f.Details["topModels"], model+"=") || !strings.HasPrefix(f.Details["topIPs"], "AWS Internal=") {
 		t.Fatalf("top lists = %q / %q", f.Details["topModels"], f.Details["topIPs"])
 	}
-	// One UpdateItem per key per batch (2 keys), plus exactly one
-	// successful alert marker; no baseline reads (baseline off).
+	// One UpdateItem per batch (both keys share the window's counts
+	// item), plus the alert marker: written once, and tried at most once
+	// more by the other handler before it learns the window alerted; no
+	// baseline reads (baseline off).
 	calls := rec.Calls()
-	adds := 2 * 2 * batches
+	adds := 2 * batches
 	if calls["dynamodb:UpdateItem"] < adds+1 || calls["dynamodb:UpdateItem"] > adds+2 {
 		t.Errorf("UpdateItem calls = %d, want %d counter updates plus the alert marker(s)", calls["dynamodb:UpdateItem"], adds)
 	}
@@ -211,25 +213,88 @@ func TestSpikeBaselineFromDynamoDB(t *testing.T) {
 		t.Fatalf("replay changed the counts: %+v → %+v", before, after)
 	}
 
-	// The counter item carries the TTL and the layout the docs describe.
-	out, err := dynamodb.NewFromConfig(srv.Config(t)).GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String("warden"),
-		Key: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "SPIKE#2026-05-04T09:00:00Z"},
-			"sk": &types.AttributeValueMemberS{Value: "principal#" + principal},
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
+	// The items carry the TTLs and the layout the docs describe: the
+	// window's counts item (a set of event hashes per key) and the alert
+	// marker.
+	get := func(sk string) map[string]types.AttributeValue {
+		t.Helper()
+		out, err := dynamodb.NewFromConfig(srv.Config(t)).GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String("warden"),
+			Key: map[string]types.AttributeValue{
+				"pk": &types.AttributeValueMemberS{Value: "SPIKE#2026-05-04T09:00:00Z"},
+				"sk": &types.AttributeValueMemberS{Value: sk},
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Item
 	}
-	ttl, ok := out.Item["ttl"].(*types.AttributeValueMemberN)
+	counts := get(counterdb.CountsSK)
+	ttl, ok := counts["ttl"].(*types.AttributeValueMemberN)
 	if !ok {
-		t.Fatalf("item has no numeric ttl: %v", out.Item)
+		t.Fatalf("counts item has no numeric ttl: %v", counts)
 	}
 	if want := fmt.Sprint(spikeT0.Add(5*time.Minute + 24*time.Hour).Unix()); ttl.Value != want {
 		t.Fatalf("ttl = %s, want %s", ttl.Value, want)
 	}
-	if _, ok := out.Item["alertedAt"]; !ok {
+	if set, ok := counts["e:principal#"+principal].(*types.AttributeValueMemberBS); !ok || len(set.Value) != 41 || len(set.Value[0]) != 8 {
+		t.Fatalf("counts item holds no set of 41 event hashes: %v", counts)
+	}
+	marker := get("principal#" + principal)
+	if _, ok := marker["alertedAt"]; !ok {
 		t.Fatal("alerted window has no alertedAt marker")
+	}
+	if ttl, ok := marker["ttl"].(*types.AttributeValueMemberN); !ok || ttl.Value != fmt.Sprint(spikeT0.Add(counterdb.MarkerTTL).Unix()) {
+		t.Fatalf("marker ttl = %v", marker["ttl"])
+	}
+}
+
+// The black-box case on DynamoDB: ten distinct events by one
+// principal (exactly the maximum) delivered one by one, then each
+// redelivered after the others (Lambda's async retries), then regrouped
+// into other batches (SQS redelivery): the counter stays 10 and no alert
+// goes out; an eleventh event trips the window once.
+func TestSpikeRedeliveryCountsOnce(t *testing.T) {
+	srv := motoserver.Start(t)
+	srv.CreateTable(t, "warden")
+	const principal = "arn:aws:iam::123456789012:role/app-chat"
+	pol := &policy.Policy{Spikes: policy.SpikeSettings{PerPrincipal: policy.SpikeThreshold{Max: 10}}}
+	store := counterdb.New(dynamodb.NewFromConfig(srv.Config(t)), "warden")
+	a := spikes.New(store, pol, func() time.Time { return spikeT0 }, nil)
+	ctx := context.Background()
+	evs := spikeEvents("ev", 10, principal, "amazon.nova-pro-v1:0", spikeT0.Add(time.Minute))
+	var found []findings.Finding
+	deliver := func(b []normalize.Event) {
+		t.Helper()
+		fs, err := a.Analyze(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = append(found, fs...)
+	}
+	for i := range evs {
+		deliver(evs[i : i+1])
+	}
+	for i := len(evs) - 1; i >= 0; i-- {
+		deliver(evs[i : i+1])
+	}
+	deliver([]normalize.Event{evs[0], evs[3], evs[6], evs[9], evs[1]})
+	deliver([]normalize.Event{evs[2], evs[4], evs[5], evs[7], evs[8], evs[2]})
+	entries, err := store.Window(ctx, spikeT0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Count != 10 {
+			t.Errorf("%s counted %d, want 10", e.Key, e.Count)
+		}
+	}
+	if len(found) != 0 || len(entries) != 2 {
+		t.Fatalf("%d findings, %d counters; want none and 2", len(found), len(entries))
+	}
+	deliver(append(evs[:2:2], spikeEvents("eleventh", 1, principal, "amazon.nova-pro-v1:0", spikeT0.Add(2*time.Minute))...))
+	if len(found) != 1 || found[0].Details["count"] != "11" {
+		t.Fatalf("eleventh event: %+v", found)
 	}
 }

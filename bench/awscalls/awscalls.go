@@ -9,12 +9,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,10 +31,13 @@ import (
 
 	"github.com/bedrock-warden/warden/internal/corpus"
 	"github.com/bedrock-warden/warden/pkg/awsconf"
+	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/normalize"
 	"github.com/bedrock-warden/warden/pkg/outputs"
 	"github.com/bedrock-warden/warden/pkg/pipeline"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/spikes"
 )
 
 // Intake says how events reach the handler.
@@ -42,16 +45,80 @@ type Intake struct {
 	// Name labels the intake in the report.
 	Name string
 	// BatchSize is the SQS batch size; 0 means EventBridge invokes the
-	// function once per event (the template's direct intake).
+	// function once per event (direct intake).
 	BatchSize int
+	// Window is the event source mapping's batching window: a batch is
+	// invoked when it holds BatchSize events or when Window has passed
+	// since its first event arrived, the events arriving at their
+	// eventTime (the corpus spaces them 0-1.5 s apart, 1.33 a second on
+	// average). Zero: batches close on size alone.
+	Window time.Duration
+	// Pollers is how many batches fill at once: Lambda starts five SQS
+	// pollers, which take the queue's messages in turn. 0 means 1.
+	Pollers int
+	// Template marks the template's default intake.
+	Template bool
 }
 
-// Intakes measured by default: the template's direct intake, its SQS
-// intake (BatchSize 100), and one SQS batch holding all the events.
+// Intakes measured by default: the template's default (SQS, batches of up
+// to 1,000 filled for up to 120 s) with one poller and with the five
+// Lambda starts with; direct intake; the previous template's batches of
+// 100; one batch of 1,000.
 var Intakes = []Intake{
+	{Name: "SQS, template default (≤ 1,000 / 120 s), 1 poller", BatchSize: 1000, Window: 120 * time.Second, Pollers: 1, Template: true},
+	{Name: "SQS, template default (≤ 1,000 / 120 s), 5 pollers", BatchSize: 1000, Window: 120 * time.Second, Pollers: 5, Template: true},
 	{Name: "direct (1 event / invocation)", BatchSize: 0},
-	{Name: "SQS, batches of 100 (template)", BatchSize: 100},
+	{Name: "SQS, batches of 100", BatchSize: 100},
 	{Name: "SQS, one batch of 1,000", BatchSize: 1000},
+}
+
+// Batches splits events arriving at times into the batches intake in
+// invokes, in the order they are invoked; each batch is a list of indexes.
+func (in Intake) Batches(times []time.Time) [][]int {
+	if in.BatchSize == 0 {
+		out := make([][]int, len(times))
+		for i := range out {
+			out[i] = []int{i}
+		}
+		return out
+	}
+	pollers := max(in.Pollers, 1)
+	type open struct {
+		first time.Time
+		idx   []int
+	}
+	type flushed struct {
+		at  time.Time
+		idx []int
+	}
+	var done []flushed
+	cur := make([]open, pollers)
+	for i, t := range times {
+		p := &cur[i%pollers]
+		if len(p.idx) > 0 && in.Window > 0 && t.Sub(p.first) >= in.Window {
+			done = append(done, flushed{p.first.Add(in.Window), p.idx})
+			p.idx = nil
+		}
+		if len(p.idx) == 0 {
+			p.first = t
+		}
+		p.idx = append(p.idx, i)
+		if len(p.idx) == in.BatchSize {
+			done = append(done, flushed{t, p.idx})
+			p.idx = nil
+		}
+	}
+	for _, p := range cur {
+		if len(p.idx) > 0 {
+			done = append(done, flushed{p.first.Add(in.Window), p.idx})
+		}
+	}
+	slices.SortStableFunc(done, func(a, b flushed) int { return a.at.Compare(b.at) })
+	out := make([][]int, len(done))
+	for i, d := range done {
+		out[i] = d.idx
+	}
+	return out
 }
 
 // Scenario is one measured configuration.
@@ -78,6 +145,24 @@ type Result struct {
 	Findings int
 	// Calls counts every AWS call by "service:Operation".
 	Calls map[string]int
+	// LogBytes is what the function wrote to its log (slog JSON lines and
+	// EMF metric lines): CloudWatch Logs ingestion.
+	LogBytes int64
+	// Handle is the time spent in the handler, AWS calls to moto included.
+	Handle time.Duration
+	// Batches are the invoked batches' sizes.
+	Batches []int
+	// Windows are the spike windows the events fall in, with their
+	// events and distinct keys (principals and models), for the write
+	// unit estimate.
+	Windows []Window
+}
+
+// Window is one spike window of a scenario's events.
+type Window struct {
+	Events   int
+	Keys     int
+	KeyBytes int // total length of the keys' names
 }
 
 // Total returns the number of calls to service ("sns", "dynamodb",
@@ -184,7 +269,8 @@ func measure(ctx context.Context, endpoint string, seed int64, n int, sc Scenari
 		outputs.EnvMetricsMode: sc.Metrics,
 		outputs.EnvStack:       "warden-bench",
 	}
-	quiet := slog.New(slog.DiscardHandler)
+	logs := &countingWriter{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
 	p := policy.Default()
 	if sc.SpikesOff {
 		if p, err = policy.Load("spikes off", append(policy.DefaultYAML(), []byte("\n")...)); err != nil {
@@ -198,8 +284,8 @@ func measure(ctx context.Context, endpoint string, seed int64, n int, sc Scenari
 		CloudWatch: []func(*cloudwatch.Options){func(o *cloudwatch.Options) {
 			o.Protocol = awsjson.New10(cwschemas.GraniteServiceVersion20100801)
 		}},
-		EMFOut: io.Discard,
-		Log:    quiet,
+		EMFOut: logs,
+		Log:    logger,
 	})
 	if err != nil {
 		return res, fmt.Errorf("build detector: %w", err)
@@ -216,33 +302,99 @@ func measure(ctx context.Context, endpoint string, seed int64, n int, sc Scenari
 			res.Findings++
 		}
 	}
+	times, windows, err := eventTimes(evs, p)
+	if err != nil {
+		return res, err
+	}
+	res.Windows = windows
 	rec.Reset()
-	if sc.Intake.BatchSize == 0 {
-		for j, ev := range evs {
-			res.Invocations++
-			if _, err := h.Handle(ctx, json.RawMessage(ev.JSON)); err != nil {
-				return res, fmt.Errorf("event %d: %w", j, err)
+	logs.n = 0
+	for _, idx := range sc.Intake.Batches(times) {
+		res.Invocations++
+		res.Batches = append(res.Batches, len(idx))
+		var payload []byte
+		if sc.Intake.BatchSize == 0 {
+			payload = evs[idx[0]].JSON
+		} else {
+			sel := make([]corpus.Event, len(idx))
+			for j, k := range idx {
+				sel[j] = evs[k]
 			}
-		}
-	} else {
-		for lo := 0; lo < len(evs); lo += sc.Intake.BatchSize {
-			hi := min(lo+sc.Intake.BatchSize, len(evs))
-			batch, err := corpus.SQSBatch(evs[lo:hi])
-			if err != nil {
+			if payload, err = corpus.SQSBatch(sel); err != nil {
 				return res, err
 			}
-			res.Invocations++
-			resp, err := h.Handle(ctx, batch)
-			if err != nil {
-				return res, fmt.Errorf("batch at %d: %w", lo, err)
-			}
-			if resp != nil && len(resp.BatchItemFailures) > 0 {
-				return res, fmt.Errorf("batch at %d: %d messages failed", lo, len(resp.BatchItemFailures))
-			}
+		}
+		t0 := time.Now()
+		out, err := h.Invoke(ctx, payload)
+		res.Handle += time.Since(t0)
+		if err != nil {
+			return res, fmt.Errorf("invocation %d: %w", res.Invocations, err)
+		}
+		var resp struct {
+			Failures []json.RawMessage `json:"batchItemFailures"`
+		}
+		if json.Unmarshal(out, &resp) == nil && len(resp.Failures) > 0 {
+			return res, fmt.Errorf("invocation %d: %d messages failed", res.Invocations, len(resp.Failures))
 		}
 	}
 	res.Calls = rec.Calls()
+	res.LogBytes = logs.n
 	return res, nil
+}
+
+// eventTimes decodes the events' times, and counts per spike window the
+// events and the distinct keys (principal, model) the analyzer counts.
+func eventTimes(evs []corpus.Event, p *policy.Policy) ([]time.Time, []Window, error) {
+	times := make([]time.Time, len(evs))
+	type win struct {
+		events int
+		keys   map[string]bool
+	}
+	wins := map[int64]*win{}
+	var order []int64
+	length := spikes.WindowLength(p.Spikes)
+	for i, e := range evs {
+		for it := range decode.Bytes("corpus", e.JSON) {
+			if it.Err != nil {
+				return nil, nil, fmt.Errorf("event %d: %w", i, it.Err)
+			}
+			times[i] = it.Record.Time
+			ev := normalize.Normalize(&it.Record, it.Origin)
+			if ev.Category != normalize.CategoryInvocation {
+				continue
+			}
+			start := spikes.WindowStart(ev.Time, length).Unix()
+			w := wins[start]
+			if w == nil {
+				w = &win{keys: map[string]bool{}}
+				wins[start] = w
+				order = append(order, start)
+			}
+			w.events++
+			w.keys["principal#"+ev.Principal.ARN] = true
+			if m := ev.Model.ID(); m != "" {
+				w.keys["model#"+m] = true
+			}
+		}
+	}
+	out := make([]Window, 0, len(order))
+	for _, s := range order {
+		w := wins[s]
+		ww := Window{Events: w.events, Keys: len(w.keys)}
+		for k := range w.keys {
+			ww.KeyBytes += len(k)
+		}
+		out = append(out, ww)
+	}
+	return times, out, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
 }
 
 // CreateTable creates the state table layout (pk, sk; on demand).

@@ -2,6 +2,7 @@ package awscalls
 
 import (
 	"context"
+	"fmt"
 	"go/parser"
 	"go/token"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bedrock-warden/warden/internal/corpus"
 	"github.com/bedrock-warden/warden/internal/motoserver"
@@ -93,5 +95,31 @@ func TestCompositionMatchesTheLambda(t *testing.T) {
 	want := []string{"pkg/lambdaenv", "pkg/outputs", "pkg/pipeline"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("functions/detector imports %v; awscalls.Measure composes %v: update it to match", got, want)
+	}
+}
+
+// The batching model: a batch closes at its size or when the window has
+// passed since its first event; pollers take events in turn.
+func TestIntakeBatches(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	times := make([]time.Time, 10)
+	for i := range times {
+		times[i] = t0.Add(time.Duration(i) * 10 * time.Second)
+	}
+	got := Intake{BatchSize: 3, Window: 25 * time.Second, Pollers: 1}.Batches(times)
+	// Window 25 s: events 0,1,2 (0 s, 10 s, 20 s) fill 3; 3,4,5; 6,7,8; 9.
+	if fmt.Sprint(got) != "[[0 1 2] [3 4 5] [6 7 8] [9]]" {
+		t.Errorf("size-bound batches = %v", got)
+	}
+	got = Intake{BatchSize: 100, Window: 25 * time.Second, Pollers: 1}.Batches(times)
+	if fmt.Sprint(got) != "[[0 1 2] [3 4 5] [6 7 8] [9]]" {
+		t.Errorf("window-bound batches = %v", got)
+	}
+	got = Intake{BatchSize: 100, Window: 25 * time.Second, Pollers: 2}.Batches(times)
+	if fmt.Sprint(got) != "[[0 2] [1 3] [4 6] [5 7] [8] [9]]" {
+		t.Errorf("two pollers = %v", got)
+	}
+	if got := (Intake{}).Batches(times[:2]); fmt.Sprint(got) != "[[0] [1]]" {
+		t.Errorf("direct = %v", got)
 	}
 }

@@ -41,6 +41,10 @@ type Run struct {
 	Response time.Duration
 	// Body is the response the function posted.
 	Body []byte
+	// PeakRSSKB is the process's resident-set high-water mark (VmHWM from
+	// /proc/PID/status) once it has posted the response: 0 where /proc is
+	// not available.
+	PeakRSSKB int64
 }
 
 // Config says what to start and with what.
@@ -63,6 +67,7 @@ type Config struct {
 // server is the Runtime API for one run at a time.
 type server struct {
 	mu       sync.Mutex
+	deadline time.Duration
 	event    []byte
 	reqID    string
 	start    time.Time
@@ -86,6 +91,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.served = true
 		ev, id := s.event, s.reqID
 		ready := s.ready
+		deadline := s.deadline
 		s.mu.Unlock()
 		if served {
 			// The one event was served: hold the function until the run
@@ -100,7 +106,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Lambda-Runtime-Aws-Request-Id", id)
-		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(now.Add(30*time.Second).UnixMilli(), 10))
+		h.Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(now.Add(deadline).UnixMilli(), 10))
 		h.Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:111122223333:function:bedrock-warden-detector")
 		h.Set("Lambda-Runtime-Trace-Id", "Root=1-67a1b2c3-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=0")
 		w.WriteHeader(http.StatusOK)
@@ -183,6 +189,9 @@ func (s *server) once(ctx context.Context, cfg Config, addr string, i int) (Run,
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	s.mu.Lock()
+	// The invocation's deadline: the run's timeout (a Lambda's is its
+	// configured timeout).
+	s.deadline = cfg.Timeout
 	s.event = cfg.Event
 	s.reqID = fmt.Sprintf("8476a536-e9f4-11e8-9739-2dfe598c%04d", i)
 	s.served = false
@@ -234,6 +243,7 @@ func (s *server) once(ctx context.Context, cfg Config, addr string, i int) (Run,
 	}
 	select {
 	case res := <-response:
+		run.PeakRSSKB = vmHWM(cmd.Process.Pid)
 		stop()
 		if res.err != nil {
 			return Run{}, res.err
@@ -246,6 +256,21 @@ func (s *server) once(ctx context.Context, cfg Config, addr string, i int) (Run,
 		return Run{}, fmt.Errorf("no response within %s: %w", cfg.Timeout, ctx.Err())
 	}
 	return run, nil
+}
+
+// vmHWM reads a process's peak resident set size in KB, or 0.
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }
 
 // Stats summarises durations.

@@ -57,3 +57,21 @@ func TestBenchmarksRun(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkEachStreamBenign(b *testing.B) {
+	EachStream(events(b, corpus.Benign), rules.New(policy.Default()))(b)
+}
+
+func BenchmarkLambdaBatchBenign(b *testing.B) {
+	evs, _ := corpus.Generate(1, 1000, corpus.Benign)
+	payload, err := corpus.SQSBatch(evs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	LambdaBatch(payload, len(evs), LocalDetector(policy.Default()))(b)
+}
+
+func BenchmarkLambdaDirectBenign(b *testing.B) {
+	evs, _ := corpus.Generate(1, 1000, corpus.Benign)
+	LambdaDirect(corpus.Payloads(evs), LocalDetector(policy.Default()))(b)
+}

@@ -122,7 +122,7 @@ func TestExplain(t *testing.T) {
 	r := sample()
 	r.RSS = append(r.RSS, RSS{Records: 100, PeakKB: 12 * 1024})
 	notes := strings.Join(Explain(r), "\n")
-	if !strings.Contains(notes, "Peak RSS misses for 10,000 records") || !strings.Contains(notes, "the peak is 12.0 MB") {
+	if !strings.Contains(notes, "Peak RSS misses for 10,000 records") || !strings.Contains(notes, "At 100 records the peak is 12.0 MB") {
 		t.Errorf("no RSS explanation in %q", notes)
 	}
 	if !strings.Contains(notes, "one PutMetricData call per invocation") {
@@ -130,7 +130,7 @@ func TestExplain(t *testing.T) {
 	}
 	r.AWSCalls[1].SpikesOff = false
 	r.AWSCalls[1].Calls = map[string]int{"dynamodb:UpdateItem": 42}
-	if notes := strings.Join(Explain(r), "\n"); !strings.Contains(notes, "Per 1,000 benign events: 42 (direct).") {
+	if notes := strings.Join(Explain(r), "\n"); !strings.Contains(notes, "per 1,000 benign events 42 (direct).") {
 		t.Errorf("no spike-counter explanation in %q", notes)
 	}
 	if !strings.Contains(notes, "here 100 for 2,000 roles") || !strings.Contains(notes, "about 12s (6ms per set × 2,000 roles), 48 % of this run's wall time") {

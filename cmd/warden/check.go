@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
+	"runtime/debug"
+	"slices"
 	"strings"
 
-	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/rules"
@@ -61,25 +57,22 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 	if err != nil {
 		return fail(sio, "check", err)
 	}
+	defer tuneGC(os.Getenv)()
 	engine := rules.New(p.Policy)
 	core := &detector.Core{Rules: engine}
 	seq := &sequences{engine: engine}
+	col := newCollector()
+	defer col.close()
 	var (
-		all             []findings.Finding
 		events, skipped int
 		inputErrors     int
+		collectErr      error
 	)
-	for _, name := range files {
-		if ctx.Err() != nil {
-			break
-		}
-		r, closeFn, err := openInput(name, sio.Stdin)
-		if err != nil {
-			fmt.Fprintf(sio.Stderr, "warden check: %v\n", err)
-			inputErrors++
-			continue
-		}
-		core.Each(decode.Reader(name, r), func(res *detector.Result, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches, free := decodeInputs(ctx, files, sio.Stdin)
+	for b := range batches {
+		core.Each(slices.Values(b), func(res *detector.Result, err error) {
 			if err != nil {
 				if errors.Is(err, detector.ErrNotBedrock) {
 					skipped++
@@ -90,17 +83,35 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 				return
 			}
 			events++
-			all = append(all, res.Findings...)
+			for i := range res.Findings {
+				if err := col.add(&res.Findings[i]); err != nil && collectErr == nil {
+					collectErr = err
+					cancel()
+				}
+			}
 			seq.add(&res.Event)
 		})
-		closeFn()
+		clear(b)
+		free <- b
 	}
-	all = append(all, seq.findings()...)
-	sortFindings(all)
-	if err := printFindings(sio, all, fl.JSON()); err != nil {
-		return fail(sio, "check", err)
+	for _, f := range seq.findings() {
+		if err := col.add(&f); err != nil && collectErr == nil {
+			collectErr = err
+		}
 	}
-	fmt.Fprintf(sio.Stderr, "%s in %s from %s", summary(all), plural(events, "Bedrock event"), plural(len(files), "input"))
+	if collectErr != nil {
+		return fail(sio, "check", collectErr)
+	}
+	var werr error
+	if fl.JSON() {
+		werr = col.writeJSON(sio.Stdout)
+	} else {
+		werr = col.writeTable(sio.Stdout, colourOn(sio), sio.Width)
+	}
+	if werr != nil {
+		return fail(sio, "check", fmt.Errorf("write: %w", werr))
+	}
+	fmt.Fprintf(sio.Stderr, "%s in %s from %s", summaryCounts(col.total(), col.summary), plural(events, "Bedrock event"), plural(len(files), "input"))
 	if skipped > 0 {
 		fmt.Fprintf(sio.Stderr, "; %s skipped", plural(skipped, "non-Bedrock record"))
 	}
@@ -111,121 +122,39 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 	switch {
 	case inputErrors > 0:
 		return exitUsage
-	case len(all) > 0:
+	case col.total() > 0:
 		return exitFindings
 	}
 	return exitOK
 }
 
-// sortFindings orders findings most severe first, then by event time.
-func sortFindings(all []findings.Finding) {
-	sort.SliceStable(all, func(i, j int) bool {
-		a, b := all[i], all[j]
-		if a.Severity.Rank() != b.Severity.Rank() {
-			return a.Severity.Rank() > b.Severity.Rank()
+// tuneGC lets the heap grow to four times the live data, within 48 MiB,
+// unless GOGC or GOMEMLIMIT say otherwise: check's live data is a few
+// megabytes (one batch of records, the findings below spillBytes) while it
+// allocates a buffer per record, so the default (collect at twice the live
+// data) spends a sixth of the CPU collecting. It returns the restore.
+func tuneGC(getenv func(string) string) func() {
+	pct, limit := -2, int64(-1)
+	if getenv("GOGC") == "" {
+		pct = debug.SetGCPercent(400)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		limit = debug.SetMemoryLimit(48 << 20)
+	}
+	return func() {
+		if pct != -2 {
+			debug.SetGCPercent(pct)
 		}
-		return a.EventTime.Before(b.EventTime)
-	})
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
+		}
+	}
 }
 
-// printFindings prints findings as one JSON object per line, or as a table.
-func printFindings(sio *IO, all []findings.Finding, asJSON bool) error {
-	if !asJSON {
-		return printTable(sio.Stdout, all, colourOn(sio), sio.Width)
-	}
-	enc := json.NewEncoder(sio.Stdout)
-	for i := range all {
-		if err := enc.Encode(&all[i]); err != nil {
-			return fmt.Errorf("write: %w", err)
-		}
-	}
-	return nil
-}
-
-// expandPaths turns the PATH arguments into input names: files as given,
-// directories walked for event files in lexical order, "-" for stdin.
-func expandPaths(paths []string) ([]string, error) {
-	var out []string
-	for _, p := range paths {
-		if p == "-" {
-			out = append(out, "-")
-			continue
-		}
-		fi, err := os.Stat(p)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if !fi.IsDir() {
-			out = append(out, p)
-			continue
-		}
-		n := len(out)
-		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if skipWalk(p, path, d) {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !d.IsDir() && isEventFile(path) {
-				out = append(out, path)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("walk %s: %w", p, err)
-		}
-		if len(out) == n {
-			return nil, fmt.Errorf("%s: no *.json, *.json.gz, *.jsonl or *.jsonl.gz files", p)
-		}
-	}
-	return out, nil
-}
-
-// skipWalk reports the entries a directory walk leaves out: env.json
-// (the environment of sam local invoke --env-vars) and functions/
-// directories (the payloads of the other functions: SNS messages and
-// schedules, not CloudTrail records).
-func skipWalk(root, path string, d fs.DirEntry) bool {
-	if path == root {
-		return false
-	}
-	if d.IsDir() {
-		return d.Name() == "functions"
-	}
-	return d.Name() == "env.json"
-}
-
-func isEventFile(path string) bool {
-	for _, ext := range []string{".json", ".json.gz", ".jsonl", ".jsonl.gz"} {
-		if strings.HasSuffix(path, ext) {
-			return true
-		}
-	}
-	return false
-}
-
-func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {
-	if name == "-" {
-		return stdin, func() {}, nil
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
-}
-
-func summary(fs []findings.Finding) string {
-	if len(fs) == 0 {
+// summaryCounts is e.g. "3 findings (1 critical, 2 high)".
+func summaryCounts(n int, counts map[findings.Severity]int) string {
+	if n == 0 {
 		return "no findings"
-	}
-	counts := map[findings.Severity]int{}
-	for _, f := range fs {
-		counts[f.Severity]++
 	}
 	var parts []string
 	for _, s := range []findings.Severity{findings.Critical, findings.High, findings.Medium, findings.Low, findings.Info} {
@@ -233,40 +162,7 @@ func summary(fs []findings.Finding) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	return fmt.Sprintf("%s (%s)", plural(len(fs), "finding"), strings.Join(parts, ", "))
-}
-
-// printTable writes the findings as an aligned table, severity coloured
-// when colour is on, cut to width when width > 0.
-func printTable(w io.Writer, fs []findings.Finding, colour bool, width int) error {
-	if len(fs) == 0 {
-		return nil
-	}
-	t := &table{
-		header:   []string{"SEVERITY", "RULE", "TIME", "PRINCIPAL", "MODEL", "REGION", "SOURCE", "EVENT"},
-		shrink:   map[int]bool{3: true, 4: true, 5: true, 6: true, 7: true},
-		minWidth: map[int]int{3: 12, 4: 12, 5: 9},
-		drop:     []int{7, 2, 6}, // EVENT, TIME, SOURCE: who and which model matter most
-	}
-	for _, f := range fs {
-		when := "-"
-		if !f.EventTime.IsZero() {
-			when = f.EventTime.UTC().Format("2006-01-02 15:04:05")
-		}
-		region := dash(f.Region)
-		if f.InferenceRegion != "" && f.InferenceRegion != f.Region {
-			region += "→" + safetext.Line(f.InferenceRegion)
-		}
-		model := f.BaseModel
-		if model == "" {
-			model = f.Model
-		}
-		row := plainCells(strings.ToUpper(string(f.Severity)), f.Rule, when, rules.ShortPrincipal(f.Principal))
-		row = append(row, cell{text: dash(model)}, cell{text: region}, cell{text: dash(f.SourceIP)}, cell{text: dash(f.EventName)})
-		row[0].colour = sevColour[f.Severity]
-		t.rows = append(t.rows, row)
-	}
-	return t.render(w, width, colour)
+	return fmt.Sprintf("%s (%s)", plural(n, "finding"), strings.Join(parts, ", "))
 }
 
 // sevColour is the SGR colour of each severity on a terminal.
@@ -274,10 +170,11 @@ var sevColour = map[findings.Severity]string{
 	findings.Critical: "1;31", findings.High: "31", findings.Medium: "33", findings.Low: "36", findings.Info: "37",
 }
 
-// dash returns s made safe to show, or "-" when it is empty.
+// dash returns s made safe to show (safetext.Line), or "-" when it is
+// empty.
 func dash(s string) string {
 	if s = safetext.Line(s); s == "" {
 		return "-"
 	}
-	return safetext.Line(s)
+	return s
 }

@@ -8,7 +8,7 @@ import (
 
 	"github.com/bedrock-warden/warden/pkg/awsconf"
 	"github.com/bedrock-warden/warden/pkg/policy"
-	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
+	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy/pushpull"
 )
 
 // policyFlagUsage is the --policy help of every verb.
@@ -26,12 +26,12 @@ type loadedPolicy struct {
 }
 
 // policyStore builds the SSM client for ssm:// locations; tests swap it.
-var policyStore = func(ctx context.Context) (ssmpolicy.Store, error) {
+var policyStore = func(ctx context.Context) (pushpull.Store, error) {
 	cfg, err := awsconf.Load(ctx, "", "", nil)
 	if err != nil {
-		return ssmpolicy.Store{}, err
+		return pushpull.Store{}, err
 	}
-	return ssmpolicy.NewStore(cfg), nil
+	return pushpull.NewStore(cfg), nil
 }
 
 // loadPolicy loads the policy every verb judges with, the way the

@@ -15,7 +15,7 @@ import (
 
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/policy/live"
-	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy"
+	"github.com/bedrock-warden/warden/pkg/policy/ssmpolicy/pushpull"
 	"github.com/bedrock-warden/warden/pkg/safetext"
 	"github.com/bedrock-warden/warden/pkg/stack"
 )
@@ -209,7 +209,7 @@ func currentPolicy(cur live.Parameter, sio *IO) (*policy.Policy, string) {
 // standard tier, else without comments when that fits it, else the same
 // in the advanced tier; it must not change the policy.
 func storedForm(doc []byte) (value, tier string, stripped bool, err error) {
-	if len(doc) <= ssmpolicy.MaxStandardBytes {
+	if len(doc) <= pushpull.MaxStandardBytes {
 		return string(doc), "standard", false, nil
 	}
 	bare, err := withoutComments(doc)
@@ -219,7 +219,7 @@ func storedForm(doc []byte) (value, tier string, stripped bool, err error) {
 	for _, limit := range []struct {
 		max  int
 		tier string
-	}{{ssmpolicy.MaxStandardBytes, "standard"}, {ssmpolicy.MaxAdvancedBytes, "advanced"}} {
+	}{{pushpull.MaxStandardBytes, "standard"}, {pushpull.MaxAdvancedBytes, "advanced"}} {
 		if len(doc) <= limit.max {
 			return string(doc), limit.tier, false, nil
 		}
@@ -228,7 +228,7 @@ func storedForm(doc []byte) (value, tier string, stripped bool, err error) {
 		}
 	}
 	return "", "", false, fmt.Errorf("the policy is %s bytes (%s without comments); an SSM parameter holds at most %s: shorten the lists (a glob can replace several model ids)",
-		thousands(len(doc)), thousands(len(bare)), thousands(ssmpolicy.MaxAdvancedBytes))
+		thousands(len(doc)), thousands(len(bare)), thousands(pushpull.MaxAdvancedBytes))
 }
 
 // withoutComments re-encodes a YAML document without its comments, and

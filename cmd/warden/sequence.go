@@ -19,7 +19,8 @@ type sequences struct {
 
 func (s *sequences) add(ev *normalize.Event) {
 	if s.engine.SequenceRecon(ev) || s.engine.SequenceInvoke(ev) {
-		s.events = append(s.events, *ev)
+		// The decoder reuses its buffers: keep a copy of our own.
+		s.events = append(s.events, ev.Detach())
 	}
 }
 

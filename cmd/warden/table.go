@@ -55,96 +55,121 @@ func plainCells(values ...string) []cell {
 
 // render writes the table. width ≤ 0 means no limit.
 func (t *table) render(w io.Writer, width int, colour bool) error {
-	n := len(t.header)
-	widths := make([]int, n)
-	for i, h := range t.header {
-		widths[i] = utf8.RuneCountInString(h)
-	}
+	widths := t.headerWidths()
 	for _, r := range t.rows {
-		for i := 0; i < n && i < len(r); i++ {
+		for i := 0; i < len(widths) && i < len(r); i++ {
 			widths[i] = max(widths[i], utf8.RuneCountInString(r[i].text))
 		}
 	}
-	const gap = 2
-	keep := make([]bool, n)
+	keep, widths := t.fit(widths, width)
+	var b strings.Builder
+	t.line(&b, t.headerCells(), keep, widths, colour)
+	for _, r := range t.rows {
+		t.line(&b, r, keep, widths, colour)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// headerWidths are the header's widths, where column widths start.
+func (t *table) headerWidths() []int {
+	widths := make([]int, len(t.header))
+	for i, h := range t.header {
+		widths[i] = utf8.RuneCountInString(h)
+	}
+	return widths
+}
+
+func (t *table) headerCells() []cell {
+	head := make([]cell, len(t.header))
+	for i, h := range t.header {
+		head[i] = cell{text: h}
+	}
+	return head
+}
+
+// gap is the space between columns.
+const gap = 2
+
+// fit decides, for column widths measured over every row, which columns
+// are kept and how wide each is within width (≤ 0: no limit). A caller
+// that streams rows (warden check's bounded-memory output) measures as
+// rows arrive, fits once, then writes each row with line.
+func (t *table) fit(widths []int, width int) (keep []bool, fitted []int) {
+	n := len(t.header)
+	widths = append([]int(nil), widths...)
+	keep = make([]bool, n)
 	for i := range keep {
 		keep[i] = true
 	}
-	if width > 0 {
-		total := func(narrowest bool) int {
-			s := 0
-			cols := 0
-			for i, x := range widths {
-				if !keep[i] {
-					continue
-				}
-				if narrowest && t.shrink[i] {
-					x = min(x, t.narrowest(i))
-				}
-				s += x
-				cols++
-			}
-			return s + gap*max(cols-1, 0)
-		}
-		for _, col := range t.drop {
-			if total(true) <= width {
-				break
-			}
-			keep[col] = false
-		}
-		for total(false) > width {
-			// Take one character from the widest shrinkable column.
-			col := -1
-			for i := range widths {
-				if keep[i] && t.shrink[i] && widths[i] > t.narrowest(i) && (col < 0 || widths[i] > widths[col]) {
-					col = i
-				}
-			}
-			if col < 0 {
-				break // nothing left to give: let the terminal wrap
-			}
-			widths[col]--
-		}
+	if width <= 0 {
+		return keep, widths
 	}
+	total := func(narrowest bool) int {
+		s := 0
+		cols := 0
+		for i, x := range widths {
+			if !keep[i] {
+				continue
+			}
+			if narrowest && t.shrink[i] {
+				x = min(x, t.narrowest(i))
+			}
+			s += x
+			cols++
+		}
+		return s + gap*max(cols-1, 0)
+	}
+	for _, col := range t.drop {
+		if total(true) <= width {
+			break
+		}
+		keep[col] = false
+	}
+	for total(false) > width {
+		// Take one character from the widest shrinkable column.
+		col := -1
+		for i := range widths {
+			if keep[i] && t.shrink[i] && widths[i] > t.narrowest(i) && (col < 0 || widths[i] > widths[col]) {
+				col = i
+			}
+		}
+		if col < 0 {
+			break // nothing left to give: let the terminal wrap
+		}
+		widths[col]--
+	}
+	return keep, widths
+}
+
+// line writes one row laid out by fit.
+func (t *table) line(b interface{ WriteString(string) (int, error) }, cells []cell, keep []bool, widths []int, colour bool) {
 	last := -1
 	for i := range keep {
 		if keep[i] {
 			last = i
 		}
 	}
-	var b strings.Builder
-	line := func(cells []cell) {
-		for i := 0; i < n; i++ {
-			if !keep[i] {
-				continue
-			}
-			var c cell
-			if i < len(cells) {
-				c = cells[i]
-			}
-			text := fit(c.text, widths[i])
-			pad := widths[i] - utf8.RuneCountInString(text)
-			if colour && c.colour != "" {
-				b.WriteString("\x1b[" + c.colour + "m" + text + "\x1b[0m")
-			} else {
-				b.WriteString(text)
-			}
-			if i < last {
-				b.WriteString(strings.Repeat(" ", pad+gap))
-			}
+	for i := range keep {
+		if !keep[i] {
+			continue
 		}
-		b.WriteString("\n")
+		var c cell
+		if i < len(cells) {
+			c = cells[i]
+		}
+		text := fit(c.text, widths[i])
+		pad := widths[i] - utf8.RuneCountInString(text)
+		if colour && c.colour != "" {
+			b.WriteString("\x1b[" + c.colour + "m" + text + "\x1b[0m")
+		} else {
+			b.WriteString(text)
+		}
+		if i < last {
+			b.WriteString(strings.Repeat(" ", pad+gap))
+		}
 	}
-	head := make([]cell, n)
-	for i, h := range t.header {
-		head[i] = cell{text: h}
-	}
-	line(head)
-	for _, r := range t.rows {
-		line(r)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	b.WriteString("\n")
 }
 
 // fit cuts s to at most n runes, ending in "…" when cut.

@@ -1,48 +1,44 @@
 package decode
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
-	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Size limits.
 const (
-	// MaxRecordBytes caps one record, envelope or SQS message (its JSON
-	// text). EventBridge caps events at 256 KB and CloudTrail records stay
-	// far below this; only a log file or SQS batch may be larger as a whole.
+	// MaxRecordBytes caps one record, envelope, SQS message or JSON line
+	// (its JSON text). EventBridge caps events at 256 KB and CloudTrail
+	// records stay far below this; only a log file, an SQS batch or an
+	// array of records may be larger as a whole, and those are read one
+	// member at a time.
 	MaxRecordBytes = 1 << 20
-	// MaxInputBytes caps what Reader reads (after gzip decompression, and of
-	// the compressed stream itself), as a guard against gzip bombs.
-	MaxInputBytes = 512 << 20
+	// MaxGzipRatio caps how much a gzip stream may expand: past
+	// gzipFloor decompressed bytes, a stream that has produced more than
+	// MaxGzipRatio times the compressed bytes read so far is refused as a
+	// decompression bomb. CloudTrail log files expand about 10 to 20 times.
+	MaxGzipRatio = 100
+	gzipFloor    = 64 << 20
 )
 
 // Sentinel errors, always wrapped in an *Error; test with errors.Is.
 var (
 	// ErrUnknownShape: valid JSON that is none of the recognised shapes.
 	ErrUnknownShape = errors.New("unknown shape")
-	// ErrTooLarge: a record above MaxRecordBytes or an input above
-	// MaxInputBytes.
+	// ErrTooLarge: a record above MaxRecordBytes, or a gzip stream that
+	// expands more than MaxGzipRatio times.
 	ErrTooLarge = errors.New("too large")
 	// ErrEmpty: an input with nothing but white space.
 	ErrEmpty = errors.New("empty input")
 )
-
-// fastPath enables the allocation-light decoder in fast.go; tests turn it
-// off to compare it with encoding/json.
-var fastPath = true
-
-// maxInputBytes is MaxInputBytes; tests lower it.
-var maxInputBytes int64 = MaxInputBytes
 
 // sqsEventSource is an SQS message's eventSource.
 const sqsEventSource = "aws:sqs"
@@ -97,40 +93,46 @@ func (e *Error) Unwrap() error { return e.Err }
 //     aws.* "source") around a CloudTrail record in "detail": ShapeEventBridge,
 //     Index 0, MessageID = envelope id;
 //   - a bare CloudTrail record: ShapeRecord, Index 0;
-//   - a CloudTrail log file {"Records":[...]}, plain or gzip (magic 1f 8b):
-//     ShapeLogFile, Index = position in Records;
+//   - a CloudTrail log file {"Records":[...]}, plain or gzip (magic 1f 8b),
+//     or a bare JSON array of records (as attack-simulation tools such as
+//     Stratus Red Team write them): ShapeLogFile, Index = position in the
+//     list;
 //   - an SQS event {"Records":[{"eventSource":"aws:sqs","body":...}]} whose
 //     bodies are envelopes or bare records: ShapeSQS, Index = position in
 //     the batch, MessageID = messageId; a single SQS message: Index 0;
-//   - JSON lines, one record or envelope a line, blank lines skipped:
-//     ShapeJSONLines, Index = line number - 1; SQS messages on a line keep
-//     ShapeSQS. A line holding a log file or SQS batch yields its members with
-//     Source "source:line" (1-based) and Index = position in its Records;
-//   - concatenated JSON values not one a line (e.g. pretty-printed records
-//     one after another): as JSON lines but Index = 0-based value ordinal;
-//     a syntax error ends such a stream.
+//   - several JSON values, one a line (JSON lines) or pretty-printed one
+//     after another: ShapeJSONLines, Index = the line the value starts on,
+//     counted from 0; SQS messages keep ShapeSQS. A value that is a log
+//     file, SQS batch or array yields its members with Source "source:line"
+//     (1-based; plain source for the first value) and Index = position in
+//     the list. A value that is not valid JSON yields one error and
+//     decoding resumes at the next line that starts an object or array.
 //
-// It never panics; a bad record yields an Item with Err and decoding carries
-// on with the rest. Records hold no reference to data.
+// Every byte is parsed once, validated as it is decoded: what
+// encoding/json.Valid rejects is an error naming the record (its line or
+// list position), never a record. Bytes never panics; a bad record yields
+// an Item with Err and decoding carries on with the rest. Records hold no
+// reference to data.
 func Bytes(source string, data []byte) iter.Seq[Item] {
 	return func(yield func(Item) bool) {
-		r := &run{source: source, yield: yield}
+		r := newRun(source, yield)
 		if isGzip(data) {
-			r.reader(bytes.NewReader(data))
+			r.stream(bytes.NewReader(data))
 			return
 		}
-		r.bytes(data)
+		r.in = input{buf: data, eof: true}
+		r.decode()
 	}
 }
 
-// Reader reads r (gzip aware, at most MaxInputBytes) and decodes it as Bytes
-// does. A read error (e.g. truncated gzip) yields an Item with Err (Index -1)
-// after the records that could be decoded from the bytes read before it:
-// whole lines of JSON lines, whole members of a log file's Records.
+// Reader decodes r, plain or gzip, as Bytes does, in bounded memory: it
+// holds at most one record (or one member of a list) and a read buffer at
+// a time, whatever the input's size. A read error (e.g. truncated gzip)
+// yields an Item with Err (Index -1) after every record that could be
+// decoded from the bytes read before it.
 func Reader(source string, r io.Reader) iter.Seq[Item] {
 	return func(yield func(Item) bool) {
-		rn := &run{source: source, yield: yield}
-		rn.reader(r)
+		newRun(source, yield).stream(r)
 	}
 }
 
@@ -141,6 +143,26 @@ type run struct {
 	source  string
 	yield   func(Item) bool
 	stopped bool
+	in      input
+	// values counts the top-level values begun; the first one's result is
+	// held in first until it is known whether another value follows
+	// (which makes the input JSON lines).
+	values  int
+	first   result
+	holding bool
+	// line is the 0-based line number at in.pos.
+	line int
+	// p is the parser of the current unit.
+	p parser
+	// bodies holds the SQS message bodies unescaped so far.
+	bodies bodySlab
+	// halted reports that the stream failed (in.err): nothing more is
+	// decoded, and the read error ends the items.
+	halted bool
+}
+
+func newRun(source string, yield func(Item) bool) *run {
+	return &run{source: source, yield: yield}
 }
 
 // emit yields it; false once the consumer has stopped.
@@ -163,387 +185,394 @@ func (r *run) fail(o Origin, err error) bool {
 
 func (r *run) whole() Origin { return Origin{Source: r.source, Index: -1} }
 
-func (r *run) reader(in io.Reader) {
-	limit := maxInputBytes
-	raw := &countingReader{r: io.LimitReader(in, limit+1)}
-	br := bufio.NewReader(raw)
-	var src io.Reader = br
-	if magic, _ := br.Peek(2); isGzip(magic) {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			r.fail(r.whole(), fmt.Errorf("gzip: %w", err))
-			return
+// decode decodes r.in: every top-level value in turn.
+func (r *run) decode() {
+	in := &r.in
+	// A UTF-8 byte order mark may start the input.
+	if !in.need(3) && in.err != nil {
+		r.readFailed()
+		return
+	}
+	if bytes.HasPrefix(in.rest(), []byte("\xef\xbb\xbf")) {
+		in.pos += 3
+	}
+	for !r.stopped && !r.halted {
+		if !r.skipSpace() {
+			break
 		}
-		defer zr.Close()
-		src = zr
-	}
-	data, err := io.ReadAll(io.LimitReader(src, limit+1))
-	if int64(len(data)) > limit || raw.n > limit {
-		r.fail(r.whole(), fmt.Errorf("%w: input exceeds %d bytes", ErrTooLarge, limit))
-		return
-	}
-	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) && isGzip(data) {
-			err = fmt.Errorf("gzip: %w", err)
+		if r.values == 1 && r.holding {
+			// A second value: the input is JSON lines.
+			r.holding = false
+			r.emitResult(&r.first, true)
 		}
-		r.salvage(data)
-		r.fail(r.whole(), fmt.Errorf("read after %d bytes: %w", len(data), err))
+		r.values++
+		r.value()
+	}
+	if r.stopped {
 		return
 	}
-	if isGzip(data) {
-		r.fail(r.whole(), fmt.Errorf("%w: gzip inside gzip", ErrUnknownShape))
+	if in.err != nil {
+		r.flushFirst()
+		r.readFailed()
 		return
 	}
-	r.bytes(data)
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-// trim drops a UTF-8 byte order mark and surrounding white space.
-func trim(data []byte) []byte {
-	return bytes.TrimSpace(dropBOM(data))
-}
-
-// dropBOM drops a leading UTF-8 byte order mark.
-func dropBOM(data []byte) []byte {
-	return bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-}
-
-// bytes decodes a complete, uncompressed input.
-func (r *run) bytes(data []byte) {
-	data = dropBOM(data)
-	v := bytes.TrimSpace(data)
-	if len(v) == 0 {
+	if r.values == 0 {
 		r.fail(r.whole(), ErrEmpty)
 		return
 	}
-	o := Origin{Source: r.source, Index: 0}
-	err := r.value(v, o, "")
-	if err == nil {
-		return
-	}
-	// Not one JSON value: JSON lines, a stream of values, or not JSON.
-	if hasObjectLine(v) {
-		r.lines(data) // untrimmed, so that Index is the line number - 1
-		return
-	}
-	r.stream(v)
+	r.flushFirst()
 }
 
-// hasObjectLine reports whether some line is a JSON object on its own,
-// which tells JSON lines from pretty-printed values.
-func hasObjectLine(data []byte) bool {
-	for line := range bytes.Lines(data) {
-		line = bytes.TrimSpace(line)
-		if len(line) > 2 && line[0] == '{' && json.Valid(line) {
-			return true
-		}
-	}
-	return false
-}
-
-// lines decodes JSON lines; Index = line number - 1.
-func (r *run) lines(data []byte) {
-	n := 0
-	for line := range bytes.Lines(data) {
-		i := n
-		n++
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		o := Origin{Source: r.source, Index: i, Shape: ShapeJSONLines}
-		if err := r.value(line, o, ShapeJSONLines); err != nil {
-			r.fail(o, fmt.Errorf("line %d is not JSON: %w", i+1, err))
-		}
-		if r.stopped {
-			return
-		}
+func (r *run) flushFirst() {
+	if r.holding {
+		r.holding = false
+		r.emitResult(&r.first, false)
 	}
 }
 
-// stream decodes concatenated JSON values; Index = value ordinal. A syntax
-// error ends the stream with an error Item.
-func (r *run) stream(data []byte) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for i := 0; ; i++ {
-		o := Origin{Source: r.source, Index: i, Shape: ShapeJSONLines}
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			if i == 0 {
-				o.Shape = ""
+// readFailed yields the read error of a stream.
+func (r *run) readFailed() {
+	r.fail(r.whole(), fmt.Errorf("read after %d bytes: %w", r.in.read, r.in.err))
+}
+
+// skipSpace moves past white space (counting lines); false at the end of
+// the input (or at a read error).
+func (r *run) skipSpace() bool {
+	in := &r.in
+	for {
+		for in.pos < len(in.buf) {
+			switch in.buf[in.pos] {
+			case '\n':
+				r.line++
+			case ' ', '\t', '\r':
+			default:
+				return true
 			}
-			r.fail(o, fmt.Errorf("not JSON: %w", err))
+			in.pos++
+		}
+		if !in.fill() {
+			return false
+		}
+	}
+}
+
+// multi reports whether the input is known to hold several values.
+func (r *run) multi() bool { return r.values > 1 }
+
+// listSource is the Source of the members of a list that is a top-level
+// value starting on line (0-based).
+func (r *run) listSource(line int) string {
+	if r.multi() {
+		return r.source + ":" + strconv.Itoa(line+1)
+	}
+	return r.source
+}
+
+// value decodes the top-level value at r.in.pos (not white space).
+func (r *run) value() {
+	line := r.line
+	var t top
+	u := r.unit(0, func(p *parser) bool { t = top{}; return p.top(&t) })
+	switch {
+	case u.readErr:
+		return
+	case u.err != nil:
+		r.valueFailed(u, line)
+	case t.list:
+		r.list(&t, line)
+	default:
+		res := t.result(r.in.buf[u.start:u.end])
+		if r.values == 1 {
+			r.first, r.holding = res, true
+			r.first.line = line
 			return
 		}
-		if err := r.value(raw, o, ShapeJSONLines); err != nil {
-			r.fail(o, fmt.Errorf("not JSON: %w", err))
+		res.line = line
+		r.emitResult(&res, true)
+	}
+}
+
+// valueFailed reports a top-level value that is not valid JSON (or too
+// large) and resumes after it.
+func (r *run) valueFailed(u unitResult, line int) {
+	res := result{line: line, err: u.err, syntax: !errors.Is(u.err, ErrTooLarge)}
+	if r.values == 1 {
+		r.first, r.holding = res, true
+	} else {
+		r.emitResult(&res, true)
+	}
+	if res.syntax {
+		r.resync(u.start)
+	}
+}
+
+// resync skips from start (the beginning of a value that is not valid
+// JSON) to the next line that starts, after white space, with '{' or '['.
+func (r *run) resync(start int) {
+	in := &r.in
+	in.pos = start
+	atLineStart := false
+	for {
+		for in.pos < len(in.buf) {
+			c := in.buf[in.pos]
+			switch {
+			case c == '\n':
+				r.line++
+				atLineStart = true
+			case atLineStart && (c == ' ' || c == '\t' || c == '\r'):
+			case atLineStart && (c == '{' || c == '['):
+				return
+			default:
+				atLineStart = false
+			}
+			in.pos++
 		}
-		if r.stopped {
+		if !in.fill() {
 			return
 		}
 	}
 }
 
-// salvage decodes what it can of a truncated input: the whole members of a
-// log file's Records, or the whole lines of JSON lines.
-func (r *run) salvage(data []byte) {
-	data = dropBOM(data)
-	if v := bytes.TrimSpace(data); len(v) == 0 || isGzip(v) {
-		return
+// result is the outcome of a top-level value that is not a list, kept
+// apart from its Item because its shape depends on whether other values
+// follow.
+type result struct {
+	kind   resultKind
+	rec    Record
+	id     string // envelope id or SQS messageId
+	line   int
+	err    error
+	syntax bool // err is a syntax error ("not JSON")
+	// body is an SQS message's body, decoded later (its records may
+	// fail on their own).
+	body    []byte
+	hasBody bool
+}
+
+type resultKind uint8
+
+const (
+	resError resultKind = iota // err without a more specific shape
+	resRecord
+	resEnvelope
+	resSQS
+	resLogFile // a log file whose Records is not a list
+)
+
+// emitResult yields the items of a top-level value; multi says the input
+// holds several values (JSON lines).
+func (r *run) emitResult(res *result, multi bool) {
+	o := Origin{Source: r.source}
+	if multi {
+		o.Index = res.line
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		r.salvageLines(data)
-		return
-	}
-	if t, err := dec.Token(); err != nil || t != "Records" {
-		r.salvageLines(data)
-		return
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
-		return
-	}
-	o := Origin{Source: r.source, Index: 0}
-	var slots []slot
-	for dec.More() {
-		var s slot
-		if err := dec.Decode(&s); err != nil {
-			break
+	if res.syntax {
+		if multi {
+			o.Shape = ShapeJSONLines
+			r.fail(o, fmt.Errorf("line %d is not JSON: %w", res.line+1, res.err))
+		} else {
+			r.fail(o, fmt.Errorf("not JSON: %w", res.err))
 		}
-		slots = append(slots, s)
+		return
 	}
-	r.members(slots, o, "")
-}
-
-// salvageLines decodes the complete lines of truncated JSON lines; the cut
-// last line is left to the read error.
-func (r *run) salvageLines(data []byte) {
-	if i := bytes.LastIndexByte(data, '\n'); i >= 0 && hasObjectLine(data[:i]) {
-		r.lines(data[:i])
+	switch res.kind {
+	case resRecord:
+		o.Shape = ShapeRecord
+	case resEnvelope:
+		o.Shape, o.MessageID = ShapeEventBridge, res.id
+	case resSQS:
+		o.Shape, o.MessageID = ShapeSQS, res.id
+	case resLogFile:
+		o.Shape = ShapeLogFile
+	}
+	if multi && o.Shape != ShapeSQS {
+		o.Shape = ShapeJSONLines
+	}
+	switch {
+	case res.err != nil:
+		r.fail(o, res.err)
+	case res.kind == resSQS && !res.hasBody:
+		r.fail(o, errNoBody())
+	case res.kind == resSQS:
+		r.sqsBody(res.body, o)
+	default:
+		r.emit(Item{Record: res.rec, Origin: o})
 	}
 }
 
-// value decodes one JSON value v (trimmed, non-empty) with origin o. outer
-// is "" for a whole input, ShapeJSONLines for a line or stream member and
-// ShapeSQS for an SQS body. It returns an error, without yielding, only
-// when v is not valid JSON.
-func (r *run) value(v []byte, o Origin, outer Shape) error {
-	return r.decodeValue(v, o, outer, false)
+// top is what the top-level object of an input decodes into: one struct
+// holds the record fields and the envelope, log file and SQS fields, so
+// one pass classifies every shape.
+type top struct {
+	w    wire
+	errs error
+	// container fields
+	detailType, source, id string
+	detail                 wire
+	hasDetail              bool
+	messageID              string
+	body                   []byte // raw (escaped) string contents
+	bodyEsc, bodyHigh      bool
+	hasBody                bool
+	records                bool // a Records key that is not null
+	list                   bool // Records is an array: p.i is at its '['
+	bare                   bool // the value is an array (list is set too)
+	nonObject              byte // first byte of a value that is neither object nor array
+	start                  int  // offset of the value in the unit's buffer
 }
 
-// decodeValue is value; owned says that v is a private buffer the records
-// may keep (an unescaped SQS body), so the fast path need not copy it.
-func (r *run) decodeValue(v []byte, o Origin, outer Shape, owned bool) error {
-	if v[0] != '{' {
-		if !json.Valid(v) {
-			return syntaxError(v)
+// top decodes the top-level value at p.i: an object into t, or, for an
+// array or an object whose Records is an array, stops at the array's '['
+// with t.list set.
+func (p *parser) top(t *top) bool {
+	t.start = p.i
+	switch c := p.buf[p.i]; c {
+	case '{':
+	case '[':
+		t.list, t.bare = true, true
+		return true
+	default:
+		t.nonObject = c
+		return p.skip()
+	}
+	if !p.open() {
+		return false
+	}
+	for first := true; ; first = false {
+		k, ok := p.nextKey(first)
+		if !ok {
+			return p.ended()
 		}
-		o.Shape = outer
-		r.fail(o, fmt.Errorf("%w: %s, want a CloudTrail record, EventBridge envelope, log file or SQS message", ErrUnknownShape, kindOf(v)))
-		return nil
+		switch f := lookup(k, topFields); f {
+		case fRecords:
+			switch c := p.buf[p.i]; c {
+			case 'n':
+				t.records = false
+				ok = p.literal("null")
+			case '[':
+				t.records, t.list = true, true
+				return true
+			default:
+				t.records = true
+				ok = p.soft(&t.errs, c, typArray, "", "Records")
+			}
+		case fDetailType:
+			ok = p.stringInto(&t.detailType, &t.errs, "", "detail-type")
+		case fSource:
+			ok = p.stringInto(&t.source, &t.errs, "", "source")
+		case fID:
+			ok = p.stringInto(&t.id, &t.errs, "", "id")
+		case fMessageID:
+			ok = p.stringInto(&t.messageID, &t.errs, "", "messageId")
+		case fBody:
+			ok = p.bodyInto(t, &t.errs)
+		case fDetail:
+			if p.buf[p.i] == 'n' {
+				t.hasDetail = false
+				ok = p.literal("null")
+				break
+			}
+			// As encoding/json, which allocates the detail before it
+			// checks the value's type.
+			t.hasDetail = true
+			var isObj bool
+			if isObj, ok = p.object(&t.errs, typObject, "", "detail"); isObj {
+				ok = p.recordFields(&t.detail, &t.errs, "detail.")
+			}
+		case fResources:
+			ok = p.flexResources(&t.w.Resources, &t.errs)
+		default:
+			ok = p.recordField(&t.w, f, &t.errs, "")
+		}
+		if !ok {
+			return false
+		}
 	}
-	if fastPath && outer != ShapeSQS && r.records(v, o, outer) {
-		return nil
+}
+
+// bodyInto keeps the raw text of an SQS message body (a string; null
+// clears it).
+func (p *parser) bodyInto(t *top, errs *error) bool {
+	switch c := p.buf[p.i]; c {
+	case '"':
+		raw, esc, high, ok := p.str()
+		t.body, t.bodyEsc, t.bodyHigh, t.hasBody = raw, esc, high, ok
+		return ok
+	case 'n':
+		t.body, t.hasBody = nil, false
+		return p.literal("null")
+	default:
+		// encoding/json allocates the *string before it fails: the
+		// message counts as having a body.
+		t.body, t.hasBody = nil, true
+		return p.soft(errs, c, typString, "", "body")
+	}
+}
+
+func (t *top) isSQS() bool {
+	return t.w.EventSource == sqsEventSource || t.hasBody || t.messageID != ""
+}
+
+// result classifies a complete top-level value whose text is v.
+func (t *top) result(v []byte) result {
+	if t.nonObject != 0 {
+		return result{err: fmt.Errorf("%w: JSON %s, want a CloudTrail record, EventBridge envelope, log file or SQS message", ErrUnknownShape, kind(t.nonObject))}
 	}
 	if len(v) > MaxRecordBytes {
-		return r.big(v, o, outer)
+		return result{err: fmt.Errorf("%w: value of %d bytes exceeds the %d-byte record limit", ErrTooLarge, len(v), MaxRecordBytes)}
 	}
-	if fastPath {
-		decodeFast := fastDecode
-		if owned {
-			decodeFast = fastDecodeOwned
-		}
-		if fr, ok := decodeFast(v); ok {
-			r.emitFast(&fr, o, outer)
-			return nil
-		}
-	}
-	var w topWire
-	err := json.Unmarshal(v, &w)
-	if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
-		return err
-	}
-	err = cleanJSONError(err)
 	switch {
-	case w.Records != nil:
-		if outer == ShapeSQS {
-			o.Shape = ShapeSQS
-			r.fail(o, fmt.Errorf("%w: SQS body holds a Records list, want an EventBridge envelope or a CloudTrail record", ErrUnknownShape))
-			return nil
+	case t.records:
+		// Records of the wrong type: a log file that holds nothing.
+		return result{kind: resLogFile, err: t.errs}
+	case t.detailType != "" || t.hasDetail:
+		return t.envelope(v)
+	case t.isSQS():
+		res := result{kind: resSQS, id: t.messageID, err: t.errs}
+		if res.err == nil && t.hasBody {
+			res.body, res.hasBody = t.ownedBody(), true
 		}
-		if err != nil {
-			o.Shape = containerShape(*w.Records)
-			if outer == ShapeJSONLines {
-				o.Shape = ShapeJSONLines
-			}
-			if !r.fail(o, err) {
-				return nil
-			}
+		res.id = ownString(res.id)
+		return res
+	case t.w.looksLikeRecord() || t.errs != nil:
+		if t.errs != nil {
+			return result{kind: resRecord, err: t.errs}
 		}
-		r.members(*w.Records, o, outer)
-	case w.DetailType != "" || w.Detail != nil:
-		r.envelope(&w, o, outer, err)
-	case w.isSQS():
-		if outer == ShapeSQS {
-			r.fail(o, fmt.Errorf("%w: SQS body holds an SQS message, want an EventBridge envelope or a CloudTrail record", ErrUnknownShape))
-			return nil
-		}
-		o.Shape, o.MessageID = ShapeSQS, w.MessageID
-		r.sqsMessage(&w.elemWire, o, err)
-	case w.looksLikeRecord() || err != nil:
-		if outer == "" {
-			o.Shape = ShapeRecord
-		} else {
-			o.Shape = outer
-		}
-		if err != nil {
-			r.fail(o, err)
-			return nil
-		}
-		rec := w.record()
-		rec.Resources = w.Resources.list
-		r.emit(Item{Record: rec, Origin: o})
-	default:
-		o.Shape = outer
-		r.fail(o, fmt.Errorf("%w: %s, want a CloudTrail record, EventBridge envelope, log file or SQS message", ErrUnknownShape, describeObject(v)))
+		rec := t.w.record()
+		own(&rec, v)
+		return result{kind: resRecord, rec: rec}
 	}
-	return nil
+	return result{err: fmt.Errorf("%w: %s, want a CloudTrail record, EventBridge envelope, log file or SQS message", ErrUnknownShape, describeObject(v))}
 }
 
-// emitFast yields what the fast path decoded, with the Origin value would
-// have given it.
-func (r *run) emitFast(fr *fastResult, o Origin, outer Shape) {
+// envelope classifies an EventBridge envelope.
+func (t *top) envelope(v []byte) result {
+	res := result{kind: resEnvelope, id: t.id}
 	switch {
-	case fr.envelope && outer == "":
-		o.Shape, o.MessageID = ShapeEventBridge, fr.envelopeID
-	case fr.envelope && outer == ShapeJSONLines:
-		o.Shape, o.MessageID = ShapeJSONLines, fr.envelopeID
-	case outer == "":
-		o.Shape = ShapeRecord
+	case !cloudTrailDetailType(t.detailType):
+		res.err = fmt.Errorf("%w: EventBridge event with detail-type %q, want \"AWS API Call via CloudTrail\"", ErrUnknownShape, clip([]byte(t.detailType), 80))
+	case !strings.HasPrefix(t.source, "aws."):
+		// Only AWS services can put events with an aws.* source; any
+		// other source claiming to carry CloudTrail is forged or replayed.
+		res.err = fmt.Errorf("%w: EventBridge event from source %q; CloudTrail events come from aws.* sources", ErrUnknownShape, clip([]byte(t.source), 80))
+	case t.errs != nil:
+		res.err = t.errs
+	case !t.hasDetail:
+		res.err = fmt.Errorf("%w: EventBridge envelope without detail", ErrUnknownShape)
+	case !t.detail.looksLikeRecord():
+		res.err = fmt.Errorf("%w: EventBridge detail with no CloudTrail record fields", ErrUnknownShape)
 	default:
-		o.Shape = outer
+		res.rec = t.detail.record()
+		res.id = own(&res.rec, v, res.id)
+		return res
 	}
-	r.emit(Item{Record: fr.rec.record(), Origin: o})
+	res.id = ownString(res.id)
+	return res
 }
 
-// big handles a value above MaxRecordBytes: only a log file or SQS batch may
-// be that large.
-func (r *run) big(v []byte, o Origin, outer Shape) error {
-	tooLarge := func() error {
-		o.Shape = outer
-		r.fail(o, fmt.Errorf("%w: value of %d bytes exceeds the %d-byte record limit", ErrTooLarge, len(v), MaxRecordBytes))
-		return nil
-	}
-	if outer == ShapeSQS {
-		return tooLarge()
-	}
-	var w bigWire
-	err := json.Unmarshal(v, &w)
-	if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
-		return err
-	}
-	if w.Records == nil {
-		return tooLarge()
-	}
-	if err != nil {
-		o.Shape = containerShape(*w.Records)
-		if !r.fail(o, cleanJSONError(err)) {
-			return nil
-		}
-	}
-	r.members(*w.Records, o, outer)
-	return nil
-}
-
-// containerShape is ShapeSQS when any member is an SQS message, else
-// ShapeLogFile.
-func containerShape(slots []slot) Shape {
-	for i := range slots {
-		if slots[i].err == nil && slots[i].w.isSQS() {
-			return ShapeSQS
-		}
-	}
-	return ShapeLogFile
-}
-
-// members yields the members of a Records list found at origin o.
-func (r *run) members(slots []slot, o Origin, outer Shape) {
-	source := o.Source
-	if outer == ShapeJSONLines {
-		source = fmt.Sprintf("%s:%d", o.Source, o.Index+1)
-	}
-	batch := containerShape(slots)
-	for i := range slots {
-		r.member(&slots[i], Origin{Source: source, Index: i, Shape: batch})
-		if r.stopped {
-			return
-		}
-	}
-}
-
-// member yields one decoded member of a Records list. eo.Shape is the
-// shape of the whole list (containerShape), which only a failed member
-// without a message id takes.
-func (r *run) member(s *slot, eo Origin) {
-	switch {
-	case s.err != nil:
-		if s.w.MessageID != "" {
-			eo.Shape, eo.MessageID = ShapeSQS, s.w.MessageID
-		}
-		r.fail(eo, s.err)
-	case s.w.isSQS():
-		eo.Shape, eo.MessageID = ShapeSQS, s.w.MessageID
-		r.sqsMessage(&s.w, eo, nil)
-	default:
-		eo.Shape = ShapeLogFile
-		if !s.w.looksLikeRecord() {
-			r.fail(eo, fmt.Errorf("%w: Records member with no CloudTrail record fields", ErrUnknownShape))
-			break
-		}
-		r.emit(Item{Record: s.w.record(), Origin: eo})
-	}
-}
-
-// sqsMessage decodes the body of one SQS message; o has Shape ShapeSQS and
-// the messageId.
-func (r *run) sqsMessage(m *elemWire, o Origin, err error) {
-	if err != nil {
-		r.fail(o, err)
-		return
-	}
-	if m.Body == nil {
-		r.fail(o, errNoBody())
-		return
-	}
-	r.sqsBody([]byte(*m.Body), o)
-}
-
-// sqsBody decodes body, an SQS message's body in a buffer of its own that
-// the records may keep; o is as for sqsMessage.
-func (r *run) sqsBody(body []byte, o Origin) {
-	body = trim(body)
-	if len(body) == 0 {
-		r.fail(o, fmt.Errorf("SQS body: %w", ErrEmpty))
-		return
-	}
-	if err := r.decodeValue(body, o, ShapeSQS, true); err != nil {
-		r.fail(o, fmt.Errorf("SQS body is not JSON: %w", err))
-	}
+// ownedBody returns the body unescaped into a buffer of its own.
+func (t *top) ownedBody() []byte {
+	return unquote(t.body, make([]byte, 0, len(t.body)))
 }
 
 // cloudTrailDetailType reports whether an EventBridge detail-type carries a
@@ -553,39 +582,20 @@ func cloudTrailDetailType(dt string) bool {
 	return strings.HasSuffix(dt, " via CloudTrail") && dt != "AWS Insight via CloudTrail"
 }
 
-// envelope handles an EventBridge envelope.
-func (r *run) envelope(w *topWire, o Origin, outer Shape, err error) {
-	switch outer {
-	case "":
-		o.Shape, o.MessageID = ShapeEventBridge, w.ID
-	case ShapeJSONLines:
-		o.Shape, o.MessageID = ShapeJSONLines, w.ID
-	}
-	switch {
-	case !cloudTrailDetailType(w.DetailType):
-		r.fail(o, fmt.Errorf("%w: EventBridge event with detail-type %q, want \"AWS API Call via CloudTrail\"", ErrUnknownShape, clip([]byte(w.DetailType), 80)))
-	case !strings.HasPrefix(w.Source, "aws."):
-		// Only AWS services can put events with an aws.* source; any other
-		// source claiming to carry CloudTrail is forged or replayed.
-		r.fail(o, fmt.Errorf("%w: EventBridge event from source %q; CloudTrail events come from aws.* sources", ErrUnknownShape, clip([]byte(w.Source), 80)))
-	case err != nil:
-		r.fail(o, err)
-	case w.Detail == nil:
-		r.fail(o, fmt.Errorf("%w: EventBridge envelope without detail", ErrUnknownShape))
-	case !w.Detail.looksLikeRecord():
-		r.fail(o, fmt.Errorf("%w: EventBridge detail with no CloudTrail record fields", ErrUnknownShape))
-	default:
-		r.emit(Item{Record: w.Detail.record(), Origin: o})
-	}
+// ownString copies a string that may point into the input.
+func ownString(s string) string { return strings.Clone(s) }
+
+// errNoBody is the error of an SQS message without a body.
+func errNoBody() error {
+	return fmt.Errorf("%w: SQS message without a body", ErrUnknownShape)
 }
 
-// syntaxError returns the syntax error in v.
-func syntaxError(v []byte) error {
-	var x json.RawMessage
-	if err := json.Unmarshal(v, &x); err != nil {
-		return err
+// kindOf names the JSON kind of a value from its first byte.
+func kindOf(b []byte) string {
+	if len(b) == 0 {
+		return "nothing"
 	}
-	return errors.New("invalid JSON")
+	return "JSON " + kind(b[0])
 }
 
 // describeObject names the keys of an unrecognised object (error path only).
@@ -609,56 +619,88 @@ func describeObject(v []byte) string {
 	return "JSON object with keys " + strings.Join(keys, ", ") + more
 }
 
-// goNames are the Go names encoding/json puts into UnmarshalTypeError.Field
-// for embedded structs; they are not JSON keys.
-var goNames = map[string]bool{
-	"Record": true, "recordWire": true, "elemWire": true, "flexBool": true,
-}
-
-// typeError is a json.UnmarshalTypeError that names the JSON path
-// ("detail.eventName") instead of Go struct names.
-type typeError struct {
-	path string
-	err  *json.UnmarshalTypeError
-}
-
-func (e *typeError) Error() string {
-	return "json: cannot unmarshal " + e.err.Value + " into " + e.path + " of type " + typeName(e.err.Type)
-}
-
-func (e *typeError) Unwrap() error { return e.err }
-
-func typeName(t reflect.Type) string {
-	switch {
-	case t == nil:
-		return "unknown"
-	case t == reflect.TypeFor[Record]() || t == reflect.TypeFor[recordWire]() || t == reflect.TypeFor[topWire]() || t == reflect.TypeFor[elemWire]():
-		return "object"
-	case t.Kind() == reflect.Struct:
-		return "object"
-	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
-		return "array"
-	case t.Kind() == reflect.Pointer:
-		return typeName(t.Elem())
+// own copies v, the text a record was decoded from, into a buffer of the
+// record's own and points the record's strings into it, so that the
+// record no longer refers to the input. Strings that were unescaped are
+// already their own. extra strings (an envelope id) are moved along and
+// returned.
+func own(rec *Record, v []byte, extra ...string) string {
+	if len(v) == 0 {
+		return ""
 	}
-	return t.String()
+	to := make([]byte, len(v))
+	copy(to, v)
+	m := mover{base: uintptr(unsafe.Pointer(&v[0])), n: uintptr(len(v))}
+	m.record(rec, to)
+	if len(extra) == 0 {
+		return ""
+	}
+	s := extra[0]
+	m.s(&s, to)
+	return s
 }
 
-// cleanJSONError rewrites a type error to name the JSON path.
-func cleanJSONError(err error) error {
-	var te *json.UnmarshalTypeError
-	if !errors.As(err, &te) {
-		return err
+// mover moves strings that point into the n bytes at base into to.
+type mover struct {
+	base, n uintptr
+}
+
+func (m mover) s(p *string, to []byte) {
+	if len(*p) == 0 {
+		return
 	}
-	var parts []string
-	for p := range strings.SplitSeq(te.Field, ".") {
-		if p != "" && !goNames[p] {
-			parts = append(parts, p)
+	if d := uintptr(unsafe.Pointer(unsafe.StringData(*p))) - m.base; d < m.n {
+		*p = unsafe.String(&to[d], len(*p))
+	}
+}
+
+func (m mover) raw(p *json.RawMessage, to []byte) {
+	if len(*p) == 0 {
+		return
+	}
+	if d := uintptr(unsafe.Pointer(&(*p)[0])) - m.base; d < m.n {
+		n := uintptr(len(*p))
+		*p = to[d : d+n : d+n]
+	}
+}
+
+func (m mover) record(r *Record, to []byte) {
+	for _, p := range [...]*string{&r.EventVersion, &r.EventTime, &r.EventSource, &r.EventName,
+		&r.AWSRegion, &r.SourceIPAddress, &r.UserAgent, &r.ErrorCode, &r.ErrorMessage, &r.RequestID,
+		&r.EventID, &r.EventType, &r.RecipientAccountID, &r.EventCategory, &r.VPCEndpointID,
+		&r.VPCEndpointAccount, &r.SharedEventID} {
+		m.s(p, to)
+	}
+	m.raw(&r.RequestParameters, to)
+	m.raw(&r.ResponseElements, to)
+	m.raw(&r.AdditionalEventData, to)
+	u := &r.UserIdentity
+	for _, p := range [...]*string{&u.Type, &u.PrincipalID, &u.ARN, &u.AccountID, &u.AccessKeyID,
+		&u.UserName, &u.InvokedBy, &u.IdentityProvider, &u.CredentialID} {
+		m.s(p, to)
+	}
+	if sc := u.SessionContext; sc != nil {
+		m.s(&sc.Attributes.CreationDate, to)
+		m.s(&sc.Attributes.MFAAuthenticated, to)
+		m.s(&sc.SourceIdentity, to)
+		if si := sc.SessionIssuer; si != nil {
+			for _, p := range [...]*string{&si.Type, &si.PrincipalID, &si.ARN, &si.AccountID, &si.UserName} {
+				m.s(p, to)
+			}
+		}
+		if wd := sc.WebIDFederationData; wd != nil {
+			m.s(&wd.FederatedProvider, to)
 		}
 	}
-	path := strings.Join(parts, ".")
-	if path == "" {
-		path = "value"
+	if t := r.TLSDetails; t != nil {
+		m.s(&t.TLSVersion, to)
+		m.s(&t.CipherSuite, to)
+		m.s(&t.ClientProvidedHostHeader, to)
 	}
-	return &typeError{path: path, err: te}
+	for i := range r.Resources {
+		res := &r.Resources[i]
+		m.s(&res.ARN, to)
+		m.s(&res.AccountID, to)
+		m.s(&res.Type, to)
+	}
 }

@@ -8,10 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/bedrock-warden/warden/internal/samples"
@@ -201,6 +201,7 @@ func TestShapes(t *testing.T) {
 	rec := string(sampleRecord(t, permiso))
 	rec2 := string(sampleRecord(t, sumo))
 	env := string(readFile(t, "testdata/eventbridge_bedrock_invokemodel.json"))
+	pretty := string(readFile(t, filepath.Join(samplesDir(t), permiso)))
 	type want struct {
 		name, eventID string
 		origin        Origin
@@ -233,9 +234,18 @@ func TestShapes(t *testing.T) {
 			{"InvokeModel", "d2ff79d2-cf19-4e5d-bf86-e43d065bf905", Origin{"in", 0, ShapeJSONLines, ""}},
 			{"InvokeModel", "a8d388e2-3111-44bf-b78f-b0e263dc3d25", Origin{"in", 1, ShapeJSONLines, ""}},
 		}},
-		{"concatenated pretty values", string(readFile(t, filepath.Join(samplesDir(t), permiso))) + env, []want{
+		{"concatenated pretty values", pretty + env, []want{
 			{"InvokeModel", "d2ff79d2-cf19-4e5d-bf86-e43d065bf905", Origin{"in", 0, ShapeJSONLines, ""}},
-			{"InvokeModel", "e1e2e3e4-1111-4222-8333-444455556666", Origin{"in", 1, ShapeJSONLines, "6f1e0b9e-4c7a-4b8e-9a51-0d2f3c4b5a69"}},
+			{"InvokeModel", "e1e2e3e4-1111-4222-8333-444455556666", Origin{"in", strings.Count(pretty, "\n"), ShapeJSONLines, "6f1e0b9e-4c7a-4b8e-9a51-0d2f3c4b5a69"}},
+		}},
+		{"bare array of records", "[" + rec + ",\n" + rec2 + "]", []want{
+			{"InvokeModel", "d2ff79d2-cf19-4e5d-bf86-e43d065bf905", Origin{"in", 0, ShapeLogFile, ""}},
+			{"InvokeModel", "a8d388e2-3111-44bf-b78f-b0e263dc3d25", Origin{"in", 1, ShapeLogFile, ""}},
+		}},
+		{"empty bare array", "[ ]", nil},
+		{"bare array on a json line", rec + "\n" + `[` + rec2 + `]`, []want{
+			{"InvokeModel", "d2ff79d2-cf19-4e5d-bf86-e43d065bf905", Origin{"in", 0, ShapeJSONLines, ""}},
+			{"InvokeModel", "a8d388e2-3111-44bf-b78f-b0e263dc3d25", Origin{"in:2", 0, ShapeLogFile, ""}},
 		}},
 		{"log file on a json line", rec + "\n" + `{"Records":[` + rec2 + `]}`, []want{
 			{"InvokeModel", "d2ff79d2-cf19-4e5d-bf86-e43d065bf905", Origin{"in", 0, ShapeJSONLines, ""}},
@@ -263,10 +273,13 @@ func TestShapes(t *testing.T) {
 						t.Errorf("gzip=%v: item %d = %s %s %+v, want %s %s %+v", gz, i, it.Record.EventName, it.Record.EventID, it.Origin, w.name, w.eventID, w.origin)
 					}
 				}
-				// Reader gives the same result as Bytes.
-				viaReader := collect(t, Reader("in", bytes.NewReader(input)))
-				if len(viaReader) != len(items) {
-					t.Fatalf("gzip=%v: Reader gave %d items, Bytes %d", gz, len(viaReader), len(items))
+				// Reader gives the same result as Bytes, however the
+				// stream is cut into reads.
+				sameItems(t, collect(t, Reader("in", bytes.NewReader(input))), items)
+				sameItems(t, collect(t, Reader("in", iotest.OneByteReader(bytes.NewReader(input)))), items)
+				// And the reference decoder agrees.
+				if !gz {
+					sameItems(t, items, oracle("in", input))
 				}
 			}
 		})
@@ -385,7 +398,7 @@ func TestErrors(t *testing.T) {
 		{"not json", "hello world", nil, "in[0]: not JSON: invalid character 'h'", 0, ""},
 		{"truncated object", `{"eventName":"X"`, nil, "not JSON", 0, ""},
 		{"number", "42", ErrUnknownShape, "unknown shape: JSON number", 0, ""},
-		{"array of numbers", "[1,2,3]", ErrUnknownShape, "unknown shape: JSON array", 0, ""},
+		{"array of a number", "[1]", ErrUnknownShape, "unknown shape: JSON number in the array, want an object", 0, ShapeLogFile},
 		{"string", `"x"`, ErrUnknownShape, "JSON string", 0, ""},
 		{"null", "null", ErrUnknownShape, "JSON null", 0, ""},
 		{"foo object", `{"foo":1}`, ErrUnknownShape, `unknown shape: JSON object with keys "foo"`, 0, ""},
@@ -399,6 +412,10 @@ func TestErrors(t *testing.T) {
 		{"forged source", `{"detail-type":"AWS API Call via CloudTrail","source":"my.app","detail":{"eventName":"InvokeModel"}}`, ErrUnknownShape, `source "my.app"`, 0, ShapeEventBridge},
 		{"envelope without detail", `{"detail-type":"AWS API Call via CloudTrail","source":"aws.bedrock"}`, ErrUnknownShape, "without detail", 0, ShapeEventBridge},
 		{"record too large", big, ErrTooLarge, "exceeds the 1048576-byte record limit", 0, ""},
+		{"truncated log file", `{"Records":[{"eventName":"X"`, nil, "in[0]: logfile: not JSON: unexpected end of JSON input", 0, ShapeLogFile},
+		{"nesting too deep", strings.Repeat("[", 100000), nil, "in[0]: logfile: not JSON: exceeded max depth", 0, ShapeLogFile},
+		{"object nesting too deep", strings.Repeat(`{"eventName":`, 100000), nil, "in[0]: not JSON: exceeded max depth", 0, ""},
+		{"binary", "\x00\x01\xff", nil, "not JSON: invalid character '\\x00' looking for beginning of value", 0, ""},
 		{"records not an array", `{"Records":5}`, nil, "cannot unmarshal number into Records of type array", 0, ShapeLogFile},
 		{"sqs message without body", `{"messageId":"m","eventSource":"aws:sqs"}`, ErrUnknownShape, `in[0] message "m": sqs: unknown shape: SQS message without a body`, 0, ShapeSQS},
 		{"sqs body not json", sqsMessage("m", "nope"), nil, `message "m": sqs: SQS body is not JSON`, 0, ShapeSQS},
@@ -424,6 +441,16 @@ func TestErrors(t *testing.T) {
 				t.Errorf("origin %+v, want index %d shape %q", it.Origin, tc.index, tc.shape)
 			}
 		})
+	}
+}
+
+// TestBrokenList: the members before a syntax error come out, then the
+// error names the member where it is.
+func TestBrokenList(t *testing.T) {
+	items := collect(t, Bytes("in", []byte(`{"Records":[{"eventName":"X"} {"eventName":"Y"}]}`)))
+	if len(items) != 2 || items[0].Err != nil || items[0].Record.EventName != "X" ||
+		items[1].Err == nil || items[1].Err.Error() != "in[1]: logfile: not JSON: invalid character '{' after array element" {
+		t.Fatalf("got %+v", summary(items))
 	}
 }
 
@@ -515,35 +542,38 @@ func checkTruncated(t *testing.T, items []Item, want int) {
 	}
 }
 
-func TestInputLimit(t *testing.T) {
-	old := maxInputBytes
-	maxInputBytes = 4096
-	t.Cleanup(func() { maxInputBytes = old })
-	bomb := gzipBytes(t, bytes.Repeat([]byte(" "), 1<<20)) // 1 MiB of spaces, ~1 KiB compressed
-	if len(bomb) > 4096 {
-		t.Fatalf("test bomb is %d bytes compressed", len(bomb))
+func TestGzipBomb(t *testing.T) {
+	// 128 MiB of spaces compress to about 128 KiB: a ratio of 1,000.
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	chunk := bytes.Repeat([]byte(" "), 1<<20)
+	for range 128 {
+		zw.Write(chunk)
 	}
-	it := one(t, collect(t, Reader("bomb.gz", bytes.NewReader(bomb))))
-	if !errors.Is(it.Err, ErrTooLarge) || it.Origin.Index != -1 {
+	zw.Close()
+	items := collect(t, Reader("bomb.gz", bytes.NewReader(buf.Bytes())))
+	it := one(t, items)
+	if !errors.Is(it.Err, ErrTooLarge) || it.Origin.Index != -1 || !strings.Contains(it.Err.Error(), "bomb.gz: read after") ||
+		!strings.Contains(it.Err.Error(), "decompression bomb") {
 		t.Errorf("got %+v", it)
 	}
-	it = one(t, collect(t, Reader("plain", bytes.NewReader(bytes.Repeat([]byte(" "), 5000)))))
-	if !errors.Is(it.Err, ErrTooLarge) {
-		t.Errorf("plain: got %+v", it)
+	// A log file that expands less than MaxGzipRatio is read in full.
+	rec := string(sampleRecord(t, sumo))
+	var members []string
+	for range 20 {
+		members = append(members, rec)
 	}
-	// A compressed stream above the limit that decompresses to nothing:
-	// hundreds of empty gzip members.
-	empty := gzipBytes(t, nil)
-	members := bytes.Repeat(empty, 4096/len(empty)+1)
-	it = one(t, collect(t, Reader("members.gz", bytes.NewReader(members))))
-	if !errors.Is(it.Err, ErrTooLarge) {
-		t.Errorf("compressed: got %+v", it)
+	z := gzipBytes(t, []byte(`{"Records":[`+strings.Join(members, ",")+`]}`))
+	if n := len(collect(t, Reader("ok.gz", bytes.NewReader(z)))); n != 20 {
+		t.Errorf("got %d items, want 20", n)
 	}
-	// Just under the limit is fine.
-	rec := sampleRecord(t, sumo)
-	it = one(t, collect(t, Reader("ok", bytes.NewReader(rec))))
-	if it.Err != nil || len(rec) > 4096 {
-		t.Errorf("under the limit (%d bytes): %+v", len(rec), it.Err)
+}
+
+// TestGzipInsideGzip: a doubly compressed input is named, not decoded.
+func TestGzipInsideGzip(t *testing.T) {
+	it := one(t, collect(t, Bytes("x.gz", gzipBytes(t, gzipBytes(t, sampleRecord(t, sumo))))))
+	if !errors.Is(it.Err, ErrUnknownShape) || !strings.Contains(it.Err.Error(), "gzip inside gzip") {
+		t.Errorf("got %+v", it)
 	}
 }
 
@@ -634,160 +664,6 @@ func TestParseTime(t *testing.T) {
 	}
 }
 
-// fuzzSeeds are the public samples and the shape fixtures.
-func fuzzSeeds(t testing.TB) [][]byte {
-	var seeds [][]byte
-	dir := samplesDir(t)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") {
-			seeds = append(seeds, readFile(t, filepath.Join(dir, e.Name())))
-		}
-	}
-	for _, f := range []string{"eventbridge_bedrock_invokemodel.json", "logfile_mixed.json", "siem_lines.jsonl"} {
-		seeds = append(seeds, readFile(t, filepath.Join("testdata", f)))
-	}
-	env := string(readFile(t, "testdata/eventbridge_bedrock_invokemodel.json"))
-	rec := string(sampleRecord(t, sumo))
-	seeds = append(seeds,
-		[]byte(`{"Records":[`+sqsMessage("m-1", env)+`,`+sqsMessage("m-2", rec)+`]}`),
-		[]byte(sqsMessage("m", rec)),
-		gzipBytes(t, []byte(`{"Records":[`+rec+`]}`)),
-		[]byte(rec+"\n"+rec), []byte(rec+rec), []byte(`{"Records":5}`), []byte("[1,2]"), []byte(""),
-		[]byte(`{"eventName":"X","readOnly":"true","resources":["a"]}`),
-		[]byte(`{"Records":[null,`+sqsMessage("m-1", "nope")+`,{"messageId":"m-2","body":"{\"eventName\":\"X\u00e9\"}","eventSource":"aws:sqs"}]}`),
-		[]byte(`{"Records":[5,`+rec+`]}`),
-	)
-	return seeds
-}
-
-func FuzzBytes(f *testing.F) {
-	for _, s := range fuzzSeeds(f) {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var fast []Item
-		for it := range Bytes("fuzz", data) {
-			checkItem(t, it)
-			if it.Err == nil && it.Origin.Shape == "" {
-				t.Fatalf("record without a shape: %+v", it)
-			}
-			fast = append(fast, it)
-		}
-		// The fast path must give exactly what encoding/json gives.
-		compareItems(t, fast, decodeAll(data, true))
-	})
-}
-
-// decodeAll decodes data as Bytes does; slowOnly turns the fast path off.
-func decodeAll(data []byte, slowOnly bool) []Item {
-	fastPath = !slowOnly
-	defer func() { fastPath = true }()
-	var out []Item
-	r := &run{source: "fuzz", yield: func(it Item) bool {
-		out = append(out, it)
-		return true
-	}}
-	if isGzip(data) {
-		r.reader(bytes.NewReader(data))
-	} else {
-		r.bytes(data)
-	}
-	return out
-}
-
-func compareItems(t *testing.T, got, want []Item) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("fast path gave %d items, encoding/json %d:\n%+v\n%+v", len(got), len(want), got, want)
-	}
-	for i := range got {
-		g, w := got[i], want[i]
-		if (g.Err == nil) != (w.Err == nil) || g.Err != nil && g.Err.Error() != w.Err.Error() {
-			t.Fatalf("item %d: fast error %v, encoding/json error %v", i, g.Err, w.Err)
-		}
-		if g.Origin != w.Origin || !reflect.DeepEqual(g.Record, w.Record) {
-			t.Fatalf("item %d differs:\nfast %+v\n     %+v\njson %+v\n     %+v", i, g.Origin, g.Record, w.Origin, w.Record)
-		}
-	}
-}
-
-func TestFastPath(t *testing.T) {
-	dir := samplesDir(t)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var inputs [][]byte
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") {
-			inputs = append(inputs, readFile(t, filepath.Join(dir, e.Name())))
-		}
-	}
-	env := readFile(t, "testdata/eventbridge_bedrock_invokemodel.json")
-	inputs = append(inputs, env, sampleRecord(t, sumo))
-	for i, in := range inputs {
-		// Every public sample and fixture takes the fast path…
-		if _, ok := fastDecode(trim(in)); !ok {
-			t.Errorf("input %d did not take the fast path", i)
-		}
-		// …also as a log file member (an envelope there is a record without
-		// record fields, which members reports; ARN-string resources are
-		// a type error for a record, left to encoding/json).
-		if _, ok := fastMember(trim(in)); !ok && !bytes.Contains(in, []byte(`"resources": ["`)) {
-			t.Errorf("input %d did not take the fast path as a log file member", i)
-		}
-		compareItems(t, decodeAll([]byte(`{"Records":[`+string(in)+`,`+string(in)+`]}`), false),
-			decodeAll([]byte(`{"Records":[`+string(in)+`,`+string(in)+`]}`), true))
-		// …and gives what encoding/json gives.
-		compareItems(t, decodeAll(in, false), decodeAll(in, true))
-	}
-	rec := string(sampleRecord(t, sumo))
-	// Inputs the fast path must leave to encoding/json.
-	slow := map[string]string{
-		"escape in string":   strings.Replace(rec, `"InvokeModel"`, `"Invoke\u004dodel"`, 1),
-		"case-folded key":    strings.Replace(rec, `"eventName"`, `"EventName"`, 1),
-		"duplicate key":      strings.Replace(rec, `{`, `{"eventName":"Other",`, 1),
-		"wrong type":         strings.Replace(rec, `"InvokeModel"`, `5`, 1),
-		"record resources":   strings.Replace(rec, `{`, `{"resources":[{"ARN":"a"}],`, 1),
-		"log file":           `{"Records":[` + rec + `]}`,
-		"sqs message":        sqsMessage("m", rec),
-		"invalid utf-8":      strings.Replace(rec, `InvokeModel`, "Invoke\xffModel", 1),
-		"bad readOnly":       strings.Replace(rec, `"readOnly":true`, `"readOnly":"yes"`, 1),
-		"forged source":      `{"detail-type":"AWS API Call via CloudTrail","source":"x","detail":` + rec + `}`,
-		"not json":           rec[:len(rec)-1],
-		"detail not object":  `{"detail-type":"AWS API Call via CloudTrail","source":"aws.bedrock","detail":[]}`,
-		"userIdentity array": strings.Replace(rec, `"userIdentity":{`, `"userIdentity":[],"x":{`, 1),
-	}
-	for name, in := range slow {
-		if _, ok := fastDecode([]byte(in)); ok {
-			t.Errorf("%s: took the fast path", name)
-		}
-		compareItems(t, decodeAll([]byte(in), false), decodeAll([]byte(in), true))
-	}
-	// Variants the fast path handles, checked against encoding/json.
-	same := []string{
-		strings.Replace(rec, `"responseElements":null`, `"responseElements":{"a": [1, {"b":"c\"d"}]}`, 1),
-		strings.Replace(strings.Replace(rec, `"readOnly":true`, `"readOnly":"false"`, 1), `"managementEvent":true`, `"managementEvent":null`, 1),
-		strings.Replace(rec, `"userAgent"`, `"unknownKey":{"x":[1,2,"]"]},"userAgent"`, 1),
-		strings.Replace(rec, `"tlsDetails":{`, `"tlsDetails":null,"ignored":{`, 1),
-		strings.Replace(rec, `"eventName":"InvokeModel"`, `"eventName":null`, 1),
-		strings.Replace(rec, `{`, `{"resources":[],`, 1),
-		strings.Replace(rec, `"userIdentity":{`, `"userIdentity":null,"x":{`, 1),
-		strings.Replace(rec, `"himan"`, `"hïmañ 名前"`, 1),
-		`{"detail-type":"AWS API Call via CloudTrail","source":"aws.bedrock","id":"x","resources":["arn:a"],"detail":` + strings.Replace(rec, `{`, `{"source":"inner","resources":[],`, 1) + `}`,
-	}
-	for i, in := range same {
-		if _, ok := fastDecode([]byte(in)); !ok {
-			t.Errorf("variant %d did not take the fast path", i)
-		}
-		compareItems(t, decodeAll([]byte(in), false), decodeAll([]byte(in), true))
-	}
-}
-
 func BenchmarkBytes(b *testing.B) {
 	cases := map[string][]byte{
 		"envelope": readFile(b, "testdata/eventbridge_bedrock_invokemodel.json"),
@@ -819,5 +695,30 @@ func BenchmarkBytes(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The fast path for CloudTrail's own form agrees with time.Parse.
+func TestParseZuluAgreesWithTimeParse(t *testing.T) {
+	for _, s := range []string{"2023-10-11T21:58:59Z", "2024-07-08T17:06:49.0000000Z", "2024-07-08T17:06:49.1Z", "2024-07-08T17:06:49.123456789Z",
+		"2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T00:00:60Z",
+		"2025-01-01T00:00:00.Z", "2025-01-01T00:00:00.1234567890Z", "2025-1-01T00:00:00Z", "2025-01-01T00:00:00+00:00", "x025-01-01T00:00:00Z"} {
+		got, ok := parseZulu(s)
+		want, err := time.Parse(time.RFC3339Nano, s)
+		if ok && (err != nil || !got.Equal(want)) {
+			t.Errorf("parseZulu(%q) = %v, time.Parse = %v, %v", s, got, want, err)
+		}
+		if ok {
+			continue
+		}
+		if p, pok := ParseTime(s); err == nil && (!pok || !p.Equal(want)) {
+			t.Errorf("ParseTime(%q) = %v, %v; time.Parse = %v", s, p, pok, want)
+		}
+	}
+}
+
+func BenchmarkParseTime(b *testing.B) {
+	for b.Loop() {
+		ParseTime("2024-07-08T17:06:49Z")
 	}
 }

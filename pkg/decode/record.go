@@ -1,6 +1,12 @@
 // Package decode turns bytes in any shape a Bedrock Warden user has —
 // EventBridge envelopes, bare CloudTrail records, CloudTrail log files (plain
-// or gzip), SQS messages and JSON lines — into CloudTrail records.
+// or gzip), bare JSON arrays of records, SQS messages and JSON lines — into
+// CloudTrail records.
+//
+// It has one parser, which validates while it decodes: each byte is looked
+// at once, whatever encoding/json.Valid rejects is an error naming the
+// record, and streams of any size are decoded one record at a time (see
+// Reader). The differential fuzz tests hold it to encoding/json.
 //
 // It is the first step of the data path: bytes → decode → normalize →
 // policy/rules → findings → sinks → remediation. Types here are plain

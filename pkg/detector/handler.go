@@ -5,7 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"log/slog"
+	"maps"
+	"slices"
+	"sync/atomic"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -36,6 +41,10 @@ type Batch struct {
 
 // Analyzer looks at a whole batch of events, e.g. to count invocations for
 // spike detection, and may return further findings.
+//
+// Analyzers and Sinks must not keep the Batch or its slices once they have
+// returned: the Handler reuses their arrays for the next chunk (strings
+// and findings taken from them may be kept).
 type Analyzer interface {
 	Analyze(ctx context.Context, events []normalize.Event) ([]findings.Finding, error)
 }
@@ -69,16 +78,58 @@ type Handler struct {
 	// at once (DefaultChunkSize when 0): a large SQS batch is judged and
 	// delivered a chunk at a time, so memory does not grow with the batch.
 	ChunkSize int
+
+	// spare is the last invocation's Batch, emptied: its arrays (a chunk
+	// of events is some 700 KB) serve the next one instead of being
+	// grown again.
+	spare atomic.Pointer[Batch]
 }
 
 // DefaultChunkSize is the default Handler.ChunkSize: larger than the
 // template's SQS batch (100), so a normal batch is one chunk.
 const DefaultChunkSize = 1000
 
+// Invoke is the detector Lambda's entry point: it implements aws-lambda-go's
+// lambda.Handler, so the payload arrives as the bytes the runtime client
+// read — not copied into a json.RawMessage, and not parsed by
+// encoding/json first. A payload that is not JSON (truncated, binary,
+// nested past any limit) therefore reaches the decoder like any other
+// input: it is logged as a rejected record, counted in the DecodeErrors
+// metric and answered with an error, so Lambda retries it and then sends
+// it to the on-failure destination. The response is Handle's, as JSON
+// ("null" for an EventBridge invocation).
+func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return respond(h.Handle(ctx, payload))
+}
+
+// InvokeReader is Invoke on a payload read as it is decoded: the Lambda
+// runtime loop (lambdaenv.Serve) hands it the Runtime API's response body,
+// so the payload is never held whole — memory is bounded by a chunk of
+// events (ChunkSize), not by the batch. Items, errors and the response are
+// Invoke's on the same bytes; a payload that ends early (the connection
+// fails) is an error for the invocation, so Lambda retries it.
+func (h *Handler) InvokeReader(ctx context.Context, payload io.Reader) ([]byte, error) {
+	return respond(h.handle(ctx, decode.Reader("lambda", payload)))
+}
+
+func respond(resp *events.SQSEventResponse, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	if resp == nil {
+		return []byte("null"), nil
+	}
+	return json.Marshal(resp)
+}
+
 // Handle processes one invocation payload: an EventBridge event (answered
 // with an error so Lambda retries and then sends it to the on-failure
 // destination) or an SQS batch (answered with batchItemFailures).
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
+	return h.handle(ctx, decode.Bytes("lambda", payload))
+}
+
+func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*events.SQSEventResponse, error) {
 	size := h.ChunkSize
 	if size <= 0 {
 		size = DefaultChunkSize
@@ -87,8 +138,15 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		sqs    bool
 		failed = map[string]bool{}
 		errs   []error
-		b      = &Batch{}
+		b      = h.spare.Swap(nil)
 	)
+	if b == nil {
+		b = &Batch{}
+	}
+	defer func() {
+		b.reset()
+		h.spare.Store(b)
+	}()
 	flush := func() {
 		if len(b.Events) == 0 && len(b.Errors) == 0 {
 			return
@@ -101,9 +159,9 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		if err != nil {
 			errs = append(errs, err)
 		}
-		b = &Batch{}
+		b.reset()
 	}
-	h.Core.Each(decode.Bytes("lambda", payload), func(r *Result, err error) {
+	h.Core.Each(items, func(r *Result, err error) {
 		if err != nil {
 			var de *decode.Error
 			if !errors.As(err, &de) {
@@ -126,17 +184,30 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		return nil, err
 	}
 	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for id := range failed {
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
 		if id != "" {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
 	}
-	if err != nil && len(resp.BatchItemFailures) == 0 {
-		// Nothing identifies the failed records: fail the invocation so
-		// the whole batch comes back rather than losing it.
+	if err != nil {
+		// Something failed that no message id names (a record without
+		// one, or the payload cut off by a read error): fail the
+		// invocation so the whole batch comes back rather than losing
+		// the records it covers. What was delivered is not repeated:
+		// the alert state and the spike counters skip events they
+		// have seen.
 		return nil, err
 	}
 	return resp, nil
+}
+
+// reset empties b for the next chunk, keeping its arrays; what they held
+// is cleared, so that it is not kept alive.
+func (b *Batch) reset() {
+	clear(b.Events)
+	clear(b.Findings)
+	clear(b.Errors)
+	*b = Batch{Events: b.Events[:0], Findings: b.Findings[:0], Errors: b.Errors[:0]}
 }
 
 // deliver runs the analyzers and sinks over one chunk. It returns the SQS

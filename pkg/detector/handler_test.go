@@ -1,13 +1,18 @@
 package detector_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -15,6 +20,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/normalize"
+	"github.com/bedrock-warden/warden/pkg/outputs"
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/rules"
 )
@@ -26,7 +32,10 @@ type recordingSink struct {
 }
 
 func (s *recordingSink) Deliver(_ context.Context, b *detector.Batch) error {
-	s.batches = append(s.batches, *b)
+	// The handler reuses b's arrays after Deliver.
+	c := *b
+	c.Events, c.Findings, c.Errors = slices.Clone(b.Events), slices.Clone(b.Findings), slices.Clone(b.Errors)
+	s.batches = append(s.batches, c)
 	if s.err != nil {
 		return s.err(b)
 	}
@@ -256,3 +265,140 @@ func TestHandlerChunksLargeBatches(t *testing.T) {
 		}
 	}
 }
+
+// The raw entry point: payloads that are not JSON reach the decoder and
+// end in a structured log line, the DecodeErrors metric and an error
+// (Lambda retries, then the on-failure destination), never a panic.
+func TestInvokeRejectsInvalidJSON(t *testing.T) {
+	payloads := map[string][]byte{
+		"truncated":     []byte(`{"version":"0","id":"e-1","detail-type":"AWS API Call via CloudTrail","source":"aws.bedrock","detail":{"eventName":"Invo`),
+		"binary":        {0x00, 0xff, 0xfe, 0x01, 0x80},
+		"100k deep":     bytes.Repeat([]byte("["), 100000),
+		"100k deep obj": bytes.Repeat([]byte(`{"a":`), 100000),
+		"empty":         nil,
+	}
+	for name, payload := range payloads {
+		for entry, invoke := range entries {
+			name := name + ", " + entry
+			var logs, emf bytes.Buffer
+			h := newHandler(&outputs.Metrics{Out: &emf})
+			h.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+			out, err := invoke(h, payload)
+			if err == nil || out != nil {
+				t.Errorf("%s: Invoke = %q, %v; want an error", name, out, err)
+			}
+			var rejected map[string]any
+			for line := range strings.Lines(logs.String()) {
+				var m map[string]any
+				if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "record rejected" {
+					rejected = m
+				}
+			}
+			if rejected == nil || rejected["level"] != "ERROR" || rejected["source"] != "lambda" || rejected["error"] == "" {
+				t.Errorf("%s: no structured rejection log: %s", name, logs.String())
+			}
+			if !strings.Contains(emf.String(), `"DecodeErrors":1`) {
+				t.Errorf("%s: DecodeErrors not counted: %s", name, emf.String())
+			}
+		}
+	}
+}
+
+// entries are the two ways into the handler: the payload's bytes
+// (lambda.Handler) and the payload as a stream (lambdaenv.Serve).
+var entries = map[string]func(h *detector.Handler, payload []byte) ([]byte, error){
+	"Invoke": func(h *detector.Handler, p []byte) ([]byte, error) { return h.Invoke(context.Background(), p) },
+	"InvokeReader": func(h *detector.Handler, p []byte) ([]byte, error) {
+		return h.InvokeReader(context.Background(), iotest.HalfReader(bytes.NewReader(p)))
+	},
+}
+
+// Invoke answers an SQS batch with its batchItemFailures and an
+// EventBridge event with null.
+func TestInvokeResponses(t *testing.T) {
+	for entry, invoke := range entries {
+		h := newHandler()
+		out, err := invoke(h, sample(t, "invoke-model-allowed-sonnet.json"))
+		if err != nil || string(out) != "null" {
+			t.Errorf("%s, EventBridge: %q, %v", entry, out, err)
+		}
+		out, err = invoke(h, sqsEvent(t, string(sample(t, "invoke-model-allowed-sonnet.json")), "nope"))
+		if err != nil || string(out) != `{"batchItemFailures":[{"itemIdentifier":"msg-b"}]}` {
+			t.Errorf("%s, SQS: %s, %v", entry, out, err)
+		}
+	}
+}
+
+// InvokeReader delivers what Invoke delivers on the same bytes, chunk by
+// chunk; a payload cut off by a failing read is an error (a retry), after
+// the chunks read before it.
+func TestInvokeReaderMatchesInvoke(t *testing.T) {
+	ok := string(sample(t, "invoke-model-allowed-sonnet.json"))
+	bad := string(sample(t, "invoke-model-unapproved-opus.json"))
+	payload := sqsEvent(t, ok, "nope", bad, ok, "{}", bad, ok)
+	run := func(invoke func(h *detector.Handler) ([]byte, error)) ([]byte, error, []detector.Batch) {
+		sink := &recordingSink{}
+		h := newHandler(sink)
+		h.ChunkSize = 2
+		out, err := invoke(h)
+		return out, err, sink.batches
+	}
+	wantOut, wantErr, want := run(func(h *detector.Handler) ([]byte, error) { return h.Invoke(context.Background(), payload) })
+	gotOut, gotErr, got := run(func(h *detector.Handler) ([]byte, error) {
+		return h.InvokeReader(context.Background(), iotest.OneByteReader(bytes.NewReader(payload)))
+	})
+	if string(gotOut) != string(wantOut) || (gotErr == nil) != (wantErr == nil) {
+		t.Fatalf("InvokeReader = %s, %v; Invoke = %s, %v", gotOut, gotErr, wantOut, wantErr)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("InvokeReader delivered %d chunks, Invoke %d", len(got), len(want))
+	}
+	for i := range got {
+		if len(got[i].Events) != len(want[i].Events) || len(got[i].Errors) != len(want[i].Errors) || len(got[i].Findings) != len(want[i].Findings) {
+			t.Errorf("chunk %d: InvokeReader %d events %d errors %d findings, Invoke %d %d %d", i,
+				len(got[i].Events), len(got[i].Errors), len(got[i].Findings), len(want[i].Events), len(want[i].Errors), len(want[i].Findings))
+		}
+	}
+
+	cut := io.MultiReader(bytes.NewReader(payload[:len(payload)/2]), iotest.ErrReader(io.ErrUnexpectedEOF))
+	out, err := newHandler().InvokeReader(context.Background(), cut)
+	if err == nil {
+		t.Errorf("a payload cut off by a read error: %s, want an error", out)
+	}
+}
+
+// The handler reuses a chunk's arrays for the next chunk and the next
+// invocation: what each delivery sees is its own events, never a stale
+// one.
+func TestHandlerReusesBatchesCleanly(t *testing.T) {
+	ok := string(sample(t, "invoke-model-allowed-sonnet.json"))
+	bad := string(sample(t, "invoke-model-unapproved-opus.json"))
+	var seen [][]string
+	sink := sinkFunc(func(b *detector.Batch) {
+		var ids []string
+		for _, e := range b.Events {
+			ids = append(ids, e.Origin.MessageID+"/"+e.Model.Raw)
+		}
+		seen = append(seen, ids)
+	})
+	h := newHandler(sink)
+	h.ChunkSize = 2
+	for _, p := range [][]byte{sqsEvent(t, ok, bad, ok), sqsEvent(t, bad, ok), sqsEvent(t, bad)} {
+		if _, err := h.Invoke(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const sonnet, opus = "anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-opus-20240229-v1:0"
+	want := [][]string{
+		{"msg-a/" + sonnet, "msg-b/" + opus}, {"msg-c/" + sonnet},
+		{"msg-a/" + opus, "msg-b/" + sonnet},
+		{"msg-a/" + opus},
+	}
+	if !slices.EqualFunc(seen, want, slices.Equal) {
+		t.Errorf("deliveries %q, want %q", seen, want)
+	}
+}
+
+type sinkFunc func(b *detector.Batch)
+
+func (f sinkFunc) Deliver(_ context.Context, b *detector.Batch) error { f(b); return nil }

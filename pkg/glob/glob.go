@@ -7,7 +7,10 @@
 // pattern is safe on a per-event hot path.
 package glob
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Pattern is a compiled wildcard pattern. The zero value matches only the
 // empty string.
@@ -134,6 +137,76 @@ func (s Set) Match(values ...string) bool {
 			if v != "" && p.Match(v) {
 				return true
 			}
+		}
+	}
+	return false
+}
+
+// memoMax bounds how many distinct values a Memo remembers: a stream of
+// ever-new values (attacker-chosen model ids, say) costs a match each,
+// never memory.
+const memoMax = 4096
+
+// Memo answers "which pattern of the set matches first" from memory for
+// values it has seen: the same few model ids and principal ARNs make up
+// almost every event, so each is matched against the set once. It is
+// safe for concurrent use.
+type Memo struct {
+	set  Set
+	mu   sync.RWMutex
+	seen map[string]int32
+}
+
+// NewMemo returns a Memo over s.
+func NewMemo(s Set) *Memo {
+	return &Memo{set: s, seen: make(map[string]int32)}
+}
+
+// Len returns the number of patterns.
+func (m *Memo) Len() int {
+	if m == nil {
+		return 0
+	}
+	return len(m.set)
+}
+
+// Pattern returns pattern i.
+func (m *Memo) Pattern(i int) Pattern { return m.set[i] }
+
+// First returns the index of the first pattern matching v, or -1 (always
+// -1 for an empty v, as Set.Match ignores empty values).
+func (m *Memo) First(v string) int {
+	if m == nil || v == "" || len(m.set) == 0 {
+		return -1
+	}
+	m.mu.RLock()
+	i, ok := m.seen[v]
+	m.mu.RUnlock()
+	if ok {
+		return int(i)
+	}
+	i = -1
+	for k, p := range m.set {
+		if p.Match(v) {
+			i = int32(k)
+			break
+		}
+	}
+	m.mu.Lock()
+	if len(m.seen) < memoMax {
+		// v may point into a record's buffer: keep a copy.
+		m.seen[strings.Clone(v)] = i
+	}
+	m.mu.Unlock()
+	return int(i)
+}
+
+// Match reports whether any pattern matches any of the values, as
+// Set.Match.
+func (m *Memo) Match(values ...string) bool {
+	for _, v := range values {
+		if m.First(v) >= 0 {
+			return true
 		}
 	}
 	return false

@@ -1,6 +1,9 @@
 package glob
 
-import "testing"
+import (
+	"strconv"
+	"testing"
+)
 
 func TestMatch(t *testing.T) {
 	cases := []struct {
@@ -79,4 +82,52 @@ func containsWild(s string) bool {
 		}
 	}
 	return false
+}
+
+func TestMemo(t *testing.T) {
+	s := CompileSet([]string{"a*", "*b", "c"})
+	m := NewMemo(s)
+	for range 2 { // the second round answers from memory
+		for _, tc := range []struct {
+			v    string
+			want int
+		}{{"ab", 0}, {"xb", 1}, {"c", 2}, {"x", -1}, {"", -1}, {"axb", 0}} {
+			if got := m.First(tc.v); got != tc.want {
+				t.Errorf("First(%q) = %d, want %d", tc.v, got, tc.want)
+			}
+			if m.Match(tc.v) != s.Match(tc.v) {
+				t.Errorf("Match(%q) differs from the set's", tc.v)
+			}
+		}
+	}
+	if NewMemo(nil).First("a") != -1 || (*Memo)(nil).Len() != 0 {
+		t.Error("an empty memo matched")
+	}
+	// Bounded: new values beyond memoMax are matched, not kept.
+	for i := range memoMax + 10 {
+		m.First("a" + strconv.Itoa(i))
+	}
+	if len(m.seen) > memoMax {
+		t.Errorf("memo holds %d values", len(m.seen))
+	}
+	if m.First("zzz-new") != -1 || m.First("a-new") != 0 {
+		t.Error("a full memo answers wrongly")
+	}
+}
+
+func BenchmarkMemo(b *testing.B) {
+	s := CompileSet([]string{"anthropic.claude-3-5-sonnet-*", "anthropic.claude-3-7-sonnet-*", "anthropic.claude-sonnet-4*",
+		"anthropic.claude-3-5-haiku-*", "anthropic.claude-3-haiku-*", "amazon.nova-*", "amazon.titan-embed-*", "meta.llama3-*", "cohere.embed-*"})
+	v := "meta.llama3-70b-instruct-v1:0"
+	b.Run("set", func(b *testing.B) {
+		for b.Loop() {
+			s.Match(v)
+		}
+	})
+	m := NewMemo(s)
+	b.Run("memo", func(b *testing.B) {
+		for b.Loop() {
+			m.First(v)
+		}
+	})
 }

@@ -3,6 +3,9 @@ package lambdaenv
 import (
 	"context"
 	"errors"
+	"os/exec"
+	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,17 @@ import (
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/policy/live"
 )
+
+// lambdaEnv is what Lambda puts in a function's environment, plus m.
+func lambdaEnv(m map[string]string) func(string) string {
+	base := map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"}
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		return base[k]
+	}
+}
 
 // fakeStore is a parameter store whose versions a test writes.
 type fakeStore struct {
@@ -64,7 +78,7 @@ func TestLoadReadsTheParameter(t *testing.T) {
 	store := &fakeStore{}
 	store.put(param, "regions: {allow: [ap-south-1]}", "arn:aws:iam::1:user/a")
 	env := map[string]string{"WARDEN_POLICY_PARAMETER": param, "WARDEN_POLICY_DOCUMENT": "regions: {allow: [eu-west-1]}"}
-	e, err := load(context.Background(), func(k string) string { return env[k] }, store)
+	e, err := load(context.Background(), lambdaEnv(env), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,17 +93,17 @@ func TestLoadReadsTheParameter(t *testing.T) {
 func TestLoadFromTheEnvironment(t *testing.T) {
 	t.Setenv("AWS_REGION", "us-east-1")
 	env := map[string]string{"WARDEN_POLICY_DOCUMENT": "models: {alow: [x]}"}
-	if _, err := load(context.Background(), func(k string) string { return env[k] }, nil); err == nil || !strings.Contains(err.Error(), "alow") {
+	if _, err := load(context.Background(), lambdaEnv(env), nil); err == nil || !strings.Contains(err.Error(), "alow") {
 		t.Fatalf("err = %v", err)
 	}
 	// WARDEN_POLICY is a location now: a document there says where it goes.
 	env = map[string]string{"WARDEN_POLICY": "models:\n  allow: [x]\n"}
-	if _, err := load(context.Background(), func(k string) string { return env[k] }, nil); err == nil || !strings.Contains(err.Error(), "WARDEN_POLICY_DOCUMENT") {
+	if _, err := load(context.Background(), lambdaEnv(env), nil); err == nil || !strings.Contains(err.Error(), "WARDEN_POLICY_DOCUMENT") {
 		t.Fatalf("document in WARDEN_POLICY: %v", err)
 	}
 	// A parameter that does not exist fails the cold start.
 	env = map[string]string{"WARDEN_POLICY_PARAMETER": "/missing"}
-	if _, err := load(context.Background(), func(k string) string { return env[k] }, &fakeStore{}); err == nil || !errors.Is(err, live.ErrNotFound) {
+	if _, err := load(context.Background(), lambdaEnv(env), &fakeStore{}); err == nil || !errors.Is(err, live.ErrNotFound) {
 		t.Fatalf("missing parameter: %v", err)
 	}
 }
@@ -103,7 +117,7 @@ func TestHotReloadAndRejection(t *testing.T) {
 	store := &fakeStore{}
 	store.put(param, "regions: {allow: [us-east-1]}", "arn:aws:iam::1:user/a")
 	env := map[string]string{"WARDEN_POLICY_PARAMETER": param, "WARDEN_TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:alerts"}
-	e, err := load(context.Background(), func(k string) string { return env[k] }, store)
+	e, err := load(context.Background(), lambdaEnv(env), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +176,7 @@ func TestColdStartOnAnInvalidVersion(t *testing.T) {
 	store.put(param, "regions: {allow: [eu-west-1]}", "arn:aws:iam::1:user/a")
 	store.put(param, "models:\n\tdeny: [x]\n", "arn:aws:iam::1:user/b")
 	env := map[string]string{"WARDEN_POLICY_PARAMETER": param}
-	e, err := load(context.Background(), func(k string) string { return env[k] }, store)
+	e, err := load(context.Background(), lambdaEnv(env), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,5 +187,49 @@ func TestColdStartOnAnInvalidVersion(t *testing.T) {
 	e.ReportRejectedPolicies(context.Background(), n)
 	if len(n.got) != 1 || !strings.Contains(n.got[0].Reason, "tabs") || n.got[0].Principal != "arn:aws:iam::1:user/b" {
 		t.Fatalf("pending rejection: %+v", n.got)
+	}
+}
+
+// The configuration comes from the Lambda environment alone, and the
+// Lambda binaries link neither the SDK's config package (SSO, STS, …) nor
+// the SSM client.
+func TestAWSConfigFromLambdaEnvironment(t *testing.T) {
+	cfg, err := awsConfig(lambdaEnv(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil || creds.AccessKeyID != "ASIAEXAMPLE" || creds.SessionToken != "t" || cfg.Region != "us-east-1" ||
+		cfg.BaseEndpoint == nil || *cfg.BaseEndpoint != "http://127.0.0.1:5000" {
+		t.Fatalf("cfg = %+v, creds %+v, %v", cfg, creds, err)
+	}
+	if _, err := awsConfig(lambdaEnv(map[string]string{"AWS_REGION": ""})); err == nil {
+		t.Error("no region accepted")
+	}
+	if _, err := awsConfig(lambdaEnv(map[string]string{"AWS_SECRET_ACCESS_KEY": ""})); err == nil {
+		t.Error("no credentials accepted")
+	}
+	out, err := exec.Command("go", "list", "-deps", "../../functions/detector").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, pkg := range []string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/ssm", "github.com/aws/aws-sdk-go-v2/service/sso"} {
+		if slices.Contains(strings.Fields(string(out)), pkg) {
+			t.Errorf("the detector links %s", pkg)
+		}
+	}
+}
+
+func TestSoftMemoryLimit(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	(&Env{Getenv: lambdaEnv(nil)}).SoftMemoryLimit(40 << 20)
+	if got := debug.SetMemoryLimit(-1); got != 40<<20 {
+		t.Errorf("limit = %d, want 40 MiB", got)
+	}
+	debug.SetMemoryLimit(old)
+	(&Env{Getenv: lambdaEnv(map[string]string{"GOMEMLIMIT": "1GiB"})}).SoftMemoryLimit(40 << 20)
+	if got := debug.SetMemoryLimit(-1); got != old {
+		t.Errorf("GOMEMLIMIT ignored: limit = %d", got)
 	}
 }

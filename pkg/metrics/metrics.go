@@ -8,12 +8,14 @@
 package metrics
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultNamespace is the CloudWatch namespace unless configured.
@@ -71,47 +73,56 @@ type Datum struct {
 }
 
 // key identifies a metric: name plus dimension pairs.
-func (d *Datum) key() string {
-	var b strings.Builder
-	b.WriteString(d.Name)
-	for _, dim := range d.Dimensions {
-		b.WriteByte(0)
-		b.WriteString(dim.Name)
-		b.WriteByte(1)
-		b.WriteString(dim.Value)
-	}
-	return b.String()
-}
+func (d *Datum) key() string { return string(appendKey(nil, d.Name, d.Dimensions)) }
 
 // Set accumulates counters; adding to the same metric and dimensions sums.
 // The zero value is ready to use. Not safe for concurrent use.
 type Set struct {
 	index map[string]int
 	data  []Datum
+	buf   []byte // the key being looked up
 }
 
 // Add adds v to metric name with the given dimensions (empty values become
-// "unknown", so every datum is publishable).
+// "unknown", so every datum is publishable). Adding to a metric the Set
+// already holds allocates nothing: the detector adds two per event.
 func (s *Set) Add(name string, v float64, dims ...Dimension) {
-	ds := make([]Dimension, len(dims))
-	for i, d := range dims {
+	var small [4]Dimension
+	ds := small[:0]
+	for _, d := range dims {
 		if strings.TrimSpace(d.Value) == "" {
 			d.Value = "unknown"
 		}
-		ds[i] = d
+		ds = append(ds, d)
 	}
-	slices.SortFunc(ds, func(a, b Dimension) int { return strings.Compare(a.Name, b.Name) })
-	d := Datum{Name: name, Unit: UnitCount, Dimensions: ds, Value: v}
-	k := d.key()
-	if s.index == nil {
-		s.index = map[string]int{}
+	// Sorted by name (insertion sort: there are one or two).
+	for i := 1; i < len(ds); i++ {
+		for j := i; j > 0 && ds[j].Name < ds[j-1].Name; j-- {
+			ds[j], ds[j-1] = ds[j-1], ds[j]
+		}
 	}
-	if i, ok := s.index[k]; ok {
+	s.buf = appendKey(s.buf[:0], name, ds)
+	if i, ok := s.index[string(s.buf)]; ok {
 		s.data[i].Value += v
 		return
 	}
-	s.index[k] = len(s.data)
-	s.data = append(s.data, d)
+	if s.index == nil {
+		s.index = map[string]int{}
+	}
+	s.index[string(s.buf)] = len(s.data)
+	s.data = append(s.data, Datum{Name: name, Unit: UnitCount, Dimensions: slices.Clone(ds), Value: v})
+}
+
+// appendKey appends the identity of a metric: its name and dimension pairs.
+func appendKey(b []byte, name string, dims []Dimension) []byte {
+	b = append(b, name...)
+	for _, dim := range dims {
+		b = append(b, 0)
+		b = append(b, dim.Name...)
+		b = append(b, 1)
+		b = append(b, dim.Value...)
+	}
+	return b
 }
 
 // Datums returns the accumulated data in insertion order.
@@ -122,60 +133,210 @@ const emfMaxMetrics = 100
 
 // WriteEMF writes ds as EMF documents, one JSON line per distinct dimension
 // set and values (EMF keeps dimension values in the document root, so each
-// line carries one combination), at timestamp ts.
+// line carries one combination), at timestamp ts. A line is the document
+// encoding/json writes for it (keys sorted, HTML-safe strings), built by
+// appending: the detector writes one per invocation.
 func WriteEMF(w io.Writer, namespace string, ts time.Time, ds []Datum) error {
-	type group struct {
-		dims    []Dimension
-		metrics []Datum
+	// Each datum's document: the last one begun for its dimensions,
+	// until it holds emfMaxMetrics.
+	type doc struct {
+		dims []Dimension
+		n    int
 	}
-	var groups []*group
-	byKey := map[string]*group{}
-	for _, d := range ds {
-		k := (&Datum{Dimensions: d.Dimensions}).key()
-		g := byKey[k]
-		if g == nil || len(g.metrics) == emfMaxMetrics {
-			g = &group{dims: d.Dimensions}
-			byKey[k] = g
-			groups = append(groups, g)
+	var (
+		docs  = make([]doc, 0, 8)
+		docOf = make([]int, len(ds))
+	)
+	for i, d := range ds {
+		j := len(docs) - 1
+		for ; j >= 0 && !slices.Equal(docs[j].dims, d.Dimensions); j-- {
 		}
-		g.metrics = append(g.metrics, d)
+		if j < 0 || docs[j].n == emfMaxMetrics {
+			j = len(docs)
+			docs = append(docs, doc{dims: d.Dimensions})
+		}
+		docs[j].n++
+		docOf[i] = j
 	}
-	for _, g := range groups {
-		type metricDef struct {
-			Name string `json:"Name"`
-			Unit string `json:"Unit,omitempty"`
-		}
-		type directive struct {
-			Namespace  string      `json:"Namespace"`
-			Dimensions [][]string  `json:"Dimensions"`
-			Metrics    []metricDef `json:"Metrics"`
-		}
-		doc := map[string]any{}
-		names := make([]string, 0, len(g.dims))
-		for _, d := range g.dims {
-			names = append(names, d.Name)
-			doc[d.Name] = d.Value
-		}
-		dir := directive{Namespace: namespace, Dimensions: [][]string{names}}
-		for _, m := range g.metrics {
-			if _, clash := doc[m.Name]; clash {
-				return fmt.Errorf("emf: metric %q clashes with a dimension name", m.Name)
+	var (
+		line = make([]byte, 0, 1024)
+		keys = make([]emfKey, 0, 8)
+		ms   = make([]Datum, 0, len(ds))
+	)
+	for j, doc := range docs {
+		ms = ms[:0]
+		for i, d := range ds {
+			if docOf[i] == j {
+				ms = append(ms, d)
 			}
-			dir.Metrics = append(dir.Metrics, metricDef{Name: m.Name, Unit: m.Unit})
-			doc[m.Name] = m.Value
 		}
-		doc["_aws"] = map[string]any{
-			"Timestamp":         ts.UnixMilli(),
-			"CloudWatchMetrics": []directive{dir},
-		}
-		line, err := json.Marshal(doc)
+		var err error
+		line, keys, err = appendEMF(line[:0], keys[:0], namespace, ts, doc.dims, ms)
 		if err != nil {
-			return fmt.Errorf("emf: encode: %w", err)
+			return err
 		}
-		line = append(line, '\n')
 		if _, err := w.Write(line); err != nil {
 			return fmt.Errorf("emf: write: %w", err)
 		}
 	}
 	return nil
+}
+
+// emfKey is one member of an EMF document's root: a dimension (i < 0:
+// dimension -i-1), a metric (i ≥ 0) or "_aws".
+type emfKey struct {
+	name string
+	i    int
+}
+
+// appendEMF appends the EMF line of one group of metrics sharing dims.
+func appendEMF(b []byte, keys []emfKey, namespace string, ts time.Time, dims []Dimension, ms []Datum) ([]byte, []emfKey, error) {
+	for i, d := range dims {
+		keys = append(keys, emfKey{d.Name, -i - 1})
+	}
+	for i, m := range ms {
+		for _, d := range dims {
+			if d.Name == m.Name {
+				return b, keys, fmt.Errorf("emf: metric %q clashes with a dimension name", m.Name)
+			}
+		}
+		for _, o := range ms[:i] {
+			if o.Name == m.Name {
+				return b, keys, fmt.Errorf("emf: metric %q twice in one document", m.Name)
+			}
+		}
+		keys = append(keys, emfKey{m.Name, i})
+	}
+	keys = append(keys, emfKey{"_aws", len(ms)})
+	// A JSON object has one member per key: a later one replaces an
+	// earlier one of the same name (as in the map encoding/json encodes),
+	// "_aws" last of all.
+	slices.SortStableFunc(keys, func(x, y emfKey) int { return strings.Compare(x.name, y.name) })
+	n := 0
+	for i := range keys {
+		if n > 0 && keys[n-1].name == keys[i].name {
+			n--
+		}
+		keys[n] = keys[i]
+		n++
+	}
+	keys = keys[:n]
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, k.name)
+		b = append(b, ':')
+		switch {
+		case k.i < 0:
+			b = appendString(b, dims[-k.i-1].Value)
+		case k.i < len(ms):
+			v := ms[k.i].Value
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return b, keys, fmt.Errorf("emf: encode: json: unsupported value: %v", v)
+			}
+			b = appendFloat(b, v)
+		default:
+			b = append(b, `{"CloudWatchMetrics":[{"Namespace":`...)
+			b = appendString(b, namespace)
+			b = append(b, `,"Dimensions":[[`...)
+			for j, d := range dims {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendString(b, d.Name)
+			}
+			b = append(b, `]],"Metrics":[`...)
+			for j, m := range ms {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"Name":`...)
+				b = appendString(b, m.Name)
+				if m.Unit != "" {
+					b = append(b, `,"Unit":`...)
+					b = appendString(b, m.Unit)
+				}
+				b = append(b, '}')
+			}
+			b = append(b, `]}],"Timestamp":`...)
+			b = strconv.AppendInt(b, ts.UnixMilli(), 10)
+			b = append(b, '}')
+		}
+	}
+	b = append(b, '}', '\n')
+	return b, keys, nil
+}
+
+// appendFloat appends f as encoding/json encodes a float64.
+func appendFloat(b []byte, f float64) []byte {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// Clean up e-09 to e-9.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
+}
+
+// appendString appends s as a JSON string as encoding/json writes it:
+// HTML-safe (<, >, & escaped), invalid UTF-8 as U+FFFD, U+2028 and U+2029
+// escaped.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

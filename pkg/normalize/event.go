@@ -6,6 +6,7 @@ package normalize
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/bedrock-warden/warden/pkg/decode"
@@ -215,3 +216,26 @@ type Outcome struct {
 
 // Success reports that the call raised no error.
 func (o Outcome) Success() bool { return o.ErrorCode == "" }
+
+// Detach returns a copy of e whose strings share no memory with the
+// record it was normalised from: the decoder's strings point into buffers
+// it reuses, so an event kept beyond its batch (the CLI's sequence
+// judgement) must be detached first.
+func (e *Event) Detach() Event {
+	c := strings.Clone
+	d := *e
+	d.ID, d.Name, d.Source, d.Account, d.Region = c(e.ID), c(e.Name), c(e.Source), c(e.Account), c(e.Region)
+	d.RequestID, d.EventType = c(e.RequestID), c(e.EventType)
+	d.Inference.Region, d.Inference.Geography = c(e.Inference.Region), c(e.Inference.Geography)
+	p := &d.Principal
+	p.ARN, p.RawARN, p.Name, p.Path, p.SessionName = c(p.ARN), c(p.RawARN), c(p.Name), c(p.Path), c(p.SessionName)
+	p.Account, p.AccessKeyID, p.PrincipalID, p.InvokedBy, p.BearerTokenType = c(p.Account), c(p.AccessKeyID), c(p.PrincipalID), c(p.InvokedBy), c(p.BearerTokenType)
+	m := &d.Model
+	m.Raw, m.Base, m.Region, m.Account, m.Partition, m.Geography = c(m.Raw), c(m.Base), c(m.Region), c(m.Account), c(m.Partition), c(m.Geography)
+	k := &d.Caller
+	k.Service, k.Raw, k.VPCEndpointID, k.UserAgent, k.Host = c(k.Service), c(k.Raw), c(k.VPCEndpointID), c(k.UserAgent), c(k.Host)
+	d.Outcome.ErrorCode, d.Outcome.ErrorMessage = c(e.Outcome.ErrorCode), c(e.Outcome.ErrorMessage)
+	d.Origin.Source, d.Origin.MessageID = c(e.Origin.Source), c(e.Origin.MessageID)
+	d.IAM.UserName, d.IAM.ServiceName, d.IAM.PolicyARN = c(e.IAM.UserName), c(e.IAM.ServiceName), c(e.IAM.PolicyARN)
+	return d
+}

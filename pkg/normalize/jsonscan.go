@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"sync"
 )
 
 // The normaliser reads four or five members out of requestParameters and
@@ -147,19 +148,56 @@ func skipValue(d []byte, i int) int {
 }
 
 // jsonString returns the value of a JSON string, "" for anything else.
-// Only a string with escapes costs more than the one copy.
+// A string without escapes is interned: the few model ids and regions of
+// an account's traffic are copied once, not once per event.
 func jsonString(val []byte) string {
 	if len(val) < 2 || val[0] != '"' || val[len(val)-1] != '"' {
 		return ""
 	}
 	inner := val[1 : len(val)-1]
 	if bytes.IndexByte(inner, '\\') < 0 {
-		return string(inner)
+		return intern(inner)
 	}
 	var s string
 	if err := json.Unmarshal(val, &s); err != nil {
 		return ""
 	}
+	return s
+}
+
+// internMax bounds the intern table: ever-new values (caller-chosen model
+// ids) are then copied as before, never kept.
+const internMax = 4096
+
+var interned struct {
+	sync.RWMutex
+	m map[string]string
+}
+
+// intern returns b as a string, sharing one copy per distinct value while
+// the table has room. Safe for concurrent use.
+func intern(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if len(b) > 256 {
+		return string(b)
+	}
+	interned.RLock()
+	s, ok := interned.m[string(b)]
+	interned.RUnlock()
+	if ok {
+		return s
+	}
+	s = string(b)
+	interned.Lock()
+	if interned.m == nil {
+		interned.m = make(map[string]string)
+	}
+	if len(interned.m) < internMax {
+		interned.m[s] = s
+	}
+	interned.Unlock()
 	return s
 }
 

@@ -3,6 +3,7 @@ package normalize
 import (
 	"encoding/json"
 	"testing"
+	"unsafe"
 
 	"pgregory.net/rapid"
 )
@@ -101,5 +102,20 @@ func TestNormalizeAllocations(t *testing.T) {
 	allocs := testing.AllocsPerRun(100, func() { _ = Normalize(r, benignOrigin) })
 	if allocs > 2 {
 		t.Errorf("Normalize allocates %.0f times per benign event, want at most 2", allocs)
+	}
+}
+
+func TestJSONStringInterns(t *testing.T) {
+	a := jsonString([]byte(`"anthropic.claude-3-haiku-20240307-v1:0"`))
+	b := jsonString([]byte(`"anthropic.claude-3-haiku-20240307-v1:0"`))
+	if a != b || unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Error("the same value was copied twice")
+	}
+	if got := jsonString([]byte(`"a\u0062c"`)); got != "abc" {
+		t.Errorf("escaped string = %q", got)
+	}
+	region := []byte(`"us-west-2"`)
+	if n := testing.AllocsPerRun(100, func() { jsonString(region) }); n != 0 {
+		t.Errorf("%v allocations for an interned value", n)
 	}
 }

@@ -2,12 +2,14 @@ package normalize
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/bedrock-warden/warden/internal/samples"
 	"github.com/bedrock-warden/warden/pkg/decode"
@@ -740,4 +742,31 @@ func TestNormalizeNeverPanics(t *testing.T) {
 			t.Fatalf("principal type empty")
 		}
 	})
+}
+
+// TestDetachSharesNoMemory: a detached event keeps its values when the
+// record's buffer is overwritten (as the decoder reuses its buffers).
+func TestDetachSharesNoMemory(t *testing.T) {
+	buf := []byte(`{"eventVersion":"1.09","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/alice","accountId":"111122223333","accessKeyId":"AKIAEXAMPLE"},"eventTime":"2026-11-20T14:03:11Z","eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.7","userAgent":"aws-cli/2","requestParameters":{"modelId":"anthropic.claude-3-opus-20240229-v1:0"},"eventID":"e-1","recipientAccountId":"111122223333"}`)
+	var rec decode.Record
+	for it := range decode.Bytes("t", buf) {
+		if it.Err != nil {
+			t.Fatal(it.Err)
+		}
+		rec = it.Record
+	}
+	ev := Normalize(&rec, decode.Origin{Source: "t"})
+	d := ev.Detach()
+	for _, pair := range [][2]string{{ev.Principal.ARN, d.Principal.ARN}, {ev.Model.Raw, d.Model.Raw}, {ev.ID, d.ID}, {ev.Caller.UserAgent, d.Caller.UserAgent}} {
+		if pair[0] != pair[1] || unsafe.StringData(pair[0]) == unsafe.StringData(pair[1]) {
+			t.Fatalf("%q: the detached string shares the record's memory (or differs)", pair[0])
+		}
+	}
+	want := fmt.Sprintf("%+v", d)
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	if got := fmt.Sprintf("%+v", d); got != want || d.Principal.ARN != "arn:aws:iam::111122223333:user/alice" || d.Model.Base == "" {
+		t.Fatalf("detached event changed with the buffer:\n got %s\nwant %s", got, want)
+	}
 }

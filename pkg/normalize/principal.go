@@ -223,8 +223,9 @@ func splitPathName(resource, kind string) (path, name string, ok bool) {
 	if name == "" {
 		return "", "", false
 	}
-	// "role/a/b/NAME" has path "/a/b/".
-	return "/" + rest[:i+1], name, true
+	// "role/a/b/NAME" has path "/a/b/": the resource from the slash that
+	// ends kind (no copy).
+	return resource[len(kind)-1 : len(kind)+i+1], name, true
 }
 
 // PrincipalOfARN interprets a bare caller ARN, such as the identity.arn of

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"io"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -40,4 +41,18 @@ func NewLiveDetector(ctx context.Context, env *lambdaenv.Env, c outputs.Clients)
 // Handle is detector.Handler.Handle with the policy in force.
 func (d *LiveDetector) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
 	return d.live.Get(ctx).Handle(ctx, payload)
+}
+
+// Invoke is detector.Handler.Invoke (the lambda.Handler entry point: the
+// payload's bytes, so that a payload which is not JSON reaches the
+// decoder) with the policy in force.
+func (d *LiveDetector) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return d.live.Get(ctx).Invoke(ctx, payload)
+}
+
+// InvokeReader is detector.Handler.InvokeReader (lambdaenv.ReaderHandler:
+// the payload decoded as the Runtime API streams it) with the policy in
+// force.
+func (d *LiveDetector) InvokeReader(ctx context.Context, payload io.Reader) ([]byte, error) {
+	return d.live.Get(ctx).InvokeReader(ctx, payload)
 }

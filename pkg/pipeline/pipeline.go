@@ -26,7 +26,7 @@ import (
 // outputs.BuildSinks (its environment variables); invocations are counted
 // for spike detection in the state table (WARDEN_TABLE) while the
 // invocation-spike rule is enabled. Counting costs one DynamoDB UpdateItem
-// per principal and per model per batch, even for benign traffic: turn the
+// per window per batch (per 100 keys), even for benign traffic: turn the
 // rule off (rules: {invocation-spike: {enabled: false}}) and the detector
 // makes no DynamoDB write for a benign event.
 //

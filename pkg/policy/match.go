@@ -12,22 +12,24 @@ import (
 // parses a pattern or a CIDR.
 type compiled struct {
 	ready           bool
-	modelAllow      glob.Set
-	modelDeny       glob.Set
+	modelAllow      *glob.Memo
+	modelDeny       *glob.Memo
 	regionAllow     map[string]bool
 	inferenceAllow  map[string]bool
 	cidrs           []netip.Prefix
 	vpces           map[string]bool
-	principalAllow  glob.Set
-	principalExempt glob.Set
-	onCall          glob.Set
+	principalAllow  *glob.Memo
+	principalExempt *glob.Memo
+	onCall          *glob.Memo
 }
 
 // compile builds the matchers. Values are assumed validated.
 func (p *Policy) compile() {
 	c := compiled{ready: true}
-	c.modelAllow = glob.CompileSet(p.Models.Allow)
-	c.modelDeny = glob.CompileSet(p.Models.Deny)
+	// Every event is judged against these sets with one of a few model
+	// ids and principals: the memos match each distinct value once.
+	c.modelAllow = glob.NewMemo(glob.CompileSet(p.Models.Allow))
+	c.modelDeny = glob.NewMemo(glob.CompileSet(p.Models.Deny))
 	c.regionAllow = set(p.Regions.Allow)
 	if p.Regions.Inference != nil {
 		c.inferenceAllow = set(p.Regions.Inference)
@@ -40,9 +42,9 @@ func (p *Policy) compile() {
 		}
 	}
 	c.vpces = set(p.Network.AllowVpcEndpoints)
-	c.principalAllow = glob.CompileSet(p.Principals.Allow)
-	c.principalExempt = glob.CompileSet(p.Principals.Exempt)
-	c.onCall = glob.CompileSet(p.Monitor.OnCall)
+	c.principalAllow = glob.NewMemo(glob.CompileSet(p.Principals.Allow))
+	c.principalExempt = glob.NewMemo(glob.CompileSet(p.Principals.Exempt))
+	c.onCall = glob.NewMemo(glob.CompileSet(p.Monitor.OnCall))
 	p.compiled = c
 }
 
@@ -79,21 +81,24 @@ func parseCIDR(s string) (netip.Prefix, error) {
 
 // ModelDenied returns the first models.deny pattern matching any of ids.
 func (p *Policy) ModelDenied(ids ...string) (pattern string, denied bool) {
-	for _, g := range p.c().modelDeny {
-		for _, id := range ids {
-			if id != "" && g.Match(id) {
-				return g.String(), true
-			}
+	deny := p.c().modelDeny
+	first := -1
+	for _, id := range ids {
+		if i := deny.First(id); i >= 0 && (first < 0 || i < first) {
+			first = i
 		}
 	}
-	return "", false
+	if first < 0 {
+		return "", false
+	}
+	return deny.Pattern(first).String(), true
 }
 
 // ModelAllowed reports whether any of ids matches models.allow (true when
 // the list is empty). It ignores models.deny; see ModelDenied.
 func (p *Policy) ModelAllowed(ids ...string) bool {
 	c := p.c()
-	return len(c.modelAllow) == 0 || c.modelAllow.Match(ids...)
+	return c.modelAllow.Len() == 0 || c.modelAllow.Match(ids...)
 }
 
 // RegionAllowed reports whether calls may be made in region (true when
@@ -148,7 +153,7 @@ func (p *Policy) ServiceCallersAllowed() bool {
 // the list is empty).
 func (p *Policy) PrincipalAllowed(arn string) bool {
 	c := p.c()
-	return len(c.principalAllow) == 0 || c.principalAllow.Match(arn)
+	return c.principalAllow.Len() == 0 || c.principalAllow.Match(arn)
 }
 
 // PrincipalExempt reports whether arn matches principals.exempt.

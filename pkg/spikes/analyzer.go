@@ -1,13 +1,14 @@
 package spikes
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +34,12 @@ const UnknownPrincipal = "(unknown principal)"
 // window, and how many a finding lists.
 const TopN = 5
 
-// Slots is how many batch snapshots of the top models and IPs one counter
-// item keeps; see Increment.Slot.
-const Slots = 8
-
-// TokenSlots is how many recent batch tokens one counter item remembers;
-// see Increment.Token.
-const TokenSlots = 16
+// SetCap is how many distinct events a counter keeps per key and window.
+// Up to it a count is exact however often, in whatever order and grouping
+// events are delivered; beyond it (far above any sensible threshold)
+// further events are added as a plain number, and an event redelivered
+// past the cap may be counted again.
+const SetCap = 5000
 
 // Key identifies what is counted: a principal ARN or a base model id.
 type Key struct {
@@ -50,53 +50,55 @@ type Key struct {
 // String returns "principal <arn>" or "model <id>".
 func (k Key) String() string { return k.Kind + " " + k.ID }
 
-// Increment is one batch's contribution to one key's window.
+// EventHash identifies an event within a window: the first 8 bytes of the
+// SHA-256 of its eventID (of its other fields when it has none). Two
+// events of a window share a hash with a probability of about n²/2⁶⁵.
+type EventHash [8]byte
+
+// Increment is one batch's events for one key in one window.
 type Increment struct {
-	Key         Key
-	WindowStart time.Time
-	Window      time.Duration
-	Count       int64
+	Key Key
+	// Events are the distinct events of the batch for the key.
+	Events []EventHash
+	// Beyond says the key already holds SetCap events in the window: the
+	// store adds len(Events) to its plain count rather than to the set.
+	Beyond bool
 	// Models and IPs are this batch's TopN models and source addresses for
-	// the key, with their counts in this batch.
-	Models map[string]int64
-	IPs    map[string]int64
-	// Slot (0 ≤ Slot < Slots) is where the store keeps this batch's Models
-	// and IPs. It is derived from the batch's event ids, so a retried batch
-	// overwrites its own snapshot instead of adding one; the item never
-	// holds more than Slots snapshots.
-	Slot int
-	// Token identifies the events counted (a hash of their sorted event
-	// ids); empty when some event has no id. The store remembers the last
-	// token per TokenSlot and does not count a token it already holds, so
-	// the exact same events replayed (a Lambda retry of the same
-	// EventBridge event or SQS batch) are not counted twice.
-	Token     string
-	TokenSlot int
-	// Expires is when the counter may be deleted (DynamoDB TTL).
-	Expires time.Time
+	// the key, with their counts in this batch, most first.
+	Models []Ranked
+	IPs    []Ranked
 }
 
-// Counter is a key's window after an Increment.
+// WindowBatch is one batch's events in one window.
+type WindowBatch struct {
+	Start  time.Time
+	Window time.Duration
+	// Expires is when the window's counters may be deleted (DynamoDB TTL).
+	Expires time.Time
+	Keys    []Increment
+}
+
+// Counter is a key's window after an Add.
 type Counter struct {
-	Count   int64
-	Alerted bool
-	// Replayed reports that the Increment's Token was already counted:
-	// Count is the current count, unchanged by this call.
-	Replayed bool
-	// Models and IPs merge the snapshots the item holds (approximate
-	// top lists; the count is exact).
-	Models map[string]int64
-	IPs    map[string]int64
+	// Count is the number of distinct events counted in the window.
+	Count int64
+	// New is how many of the batch's events for the key were not counted
+	// before: 0 means the batch brought nothing new for it (a redelivery).
+	New int64
+	// Models and IPs are the latest batch snapshot the store held for the
+	// key before this one (approximate top lists).
+	Models []Ranked
+	IPs    []Ranked
 }
 
 // Store keeps the window counters. counterdb.Store implements it on
-// DynamoDB; every method is one AWS call.
+// DynamoDB, MemoryStore in memory.
 type Store interface {
-	// Add atomically adds inc.Count to the key's window counter, records
-	// the batch's top models and IPs, and returns the counter after the
-	// update; when inc.Token was already counted it changes nothing and
-	// returns the current counter with Replayed set.
-	Add(ctx context.Context, inc Increment) (Counter, error)
+	// Add records a batch's events in their window and returns each key's
+	// counter, in the order of wb.Keys. An event already counted in the
+	// window is not counted again: counts are of distinct events, whatever
+	// the order and grouping of their deliveries.
+	Add(ctx context.Context, wb WindowBatch) ([]Counter, error)
 	// Counts returns the counts of key for each window start, in the
 	// order given; a window never counted is 0.
 	Counts(ctx context.Context, key Key, windowStarts []time.Time) ([]int64, error)
@@ -116,7 +118,26 @@ type Analyzer struct {
 	policy *policy.Policy
 	now    func() time.Time
 	log    *slog.Logger
+
+	// seen remembers, per window and key, what this process learnt from
+	// the store: that the window already alerted (no need to try the
+	// marker again) or holds SetCap events. It is bounded (cleared when
+	// full) and only ever saves calls.
+	mu   sync.Mutex
+	seen map[windowKey]seenState
+	// addrs formats each source address once (bounded like seen).
+	addrs map[netip.Addr]string
 }
+
+type windowKey struct {
+	key   Key
+	start int64
+}
+
+type seenState struct{ alerted, beyond bool }
+
+// maxSeen bounds Analyzer.seen.
+const maxSeen = 16384
 
 // New returns an Analyzer. now is the clock used for events without a usable
 // time (nil: time.Now); logger may be nil (slog.Default()).
@@ -130,21 +151,44 @@ func New(store Store, p *policy.Policy, now func() time.Time, logger *slog.Logge
 	if p == nil {
 		p = &policy.Policy{}
 	}
-	return &Analyzer{store: store, policy: p, now: now, log: logger}
+	return &Analyzer{store: store, policy: p, now: now, log: logger, seen: map[windowKey]seenState{}, addrs: map[netip.Addr]string{}}
+}
+
+func (a *Analyzer) recall(g *group) seenState {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seen[windowKey{g.key, g.start.Unix()}]
+}
+
+func (a *Analyzer) learn(g *group, f func(*seenState)) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.seen) >= maxSeen {
+		clear(a.seen)
+	}
+	k := windowKey{g.key, g.start.Unix()}
+	st, known := a.seen[k]
+	f(&st)
+	if !known {
+		// The key's id points into its record's buffer: keep a copy, not
+		// the buffer.
+		k.key.ID = strings.Clone(k.key.ID)
+	}
+	a.seen[k] = st
 }
 
 // group is one key's events in one window of a batch.
 type group struct {
-	key      Key
-	start    time.Time
-	count    int64
-	models   map[string]int64
-	ips      map[string]int64
-	accounts map[string]int64
-	regions  map[string]int64
-	ptype    string
-	ids      []string
-	noID     bool // some event has no id: no token
+	key   Key
+	start time.Time
+	// idx are the indexes of the group's events in the batch (a slice of
+	// one array shared by every group).
+	idx    []int32
+	events []EventHash // the distinct events' hashes
+	// models and ips are the batch's top lists for the key (slices of one
+	// array shared by every group).
+	models, ips []Ranked
+	ptype       string
 }
 
 type groupID struct {
@@ -158,27 +202,27 @@ type groupID struct {
 // event has none), and returns one finding per key and window whose count
 // tripped its threshold, the first time it trips.
 //
-// AWS calls per batch, with K the number of distinct (key, window) pairs in
-// the batch: K UpdateItem; plus one BatchGetItem per pair whose count is
-// above its floor and below its maximum (baseline test); plus one
-// conditional UpdateItem per pair that trips and was not yet alerted.
+// AWS calls per batch: one Store.Add per window the batch touches (one
+// DynamoDB UpdateItem for up to addChunk keys, whatever the number of
+// events); plus one BatchGetItem per key whose count is above its floor
+// and below its maximum (baseline test); plus one conditional UpdateItem
+// per key that trips and was not yet alerted.
 //
-// Delivery is at least once. A window alerts once whatever happens (the
-// alert marker). Counts: the exact same events replayed for a key and
-// window (same event ids, e.g. Lambda retrying the same EventBridge event
-// or SQS batch) are recognised by their token and not counted again; events
-// replayed in a different grouping (SQS redelivering messages in new
-// batches) are counted again, so a caller that can must drop events it has
-// already analysed before calling Analyze.
+// Delivery is at least once, and counts are exact under it: the store
+// counts distinct events (by event id), so an event is counted once
+// whatever the order and grouping of its deliveries — a Lambda retry of
+// the same batch, SQS redelivering messages in other batches. A window
+// alerts once (the alert marker); a batch that brings nothing new for a
+// tripped key is a redelivery, and produces the finding again so that
+// the alert state, which knows whether the first alert went out, decides.
 //
-// Pairs are handled Concurrency at a time. Analyze either succeeds or fails
-// as a whole, as the detector treats it (an error makes it retry the batch
-// and drop the batch's findings): on any store error it removes the alert
-// markers this call wrote, so the retry can raise those findings, and
-// returns no finding with the joined errors. The counts of the pairs that
-// succeeded stay applied (their tokens keep an identical retry from
-// counting them again). Should removing a marker fail, the finding is
-// logged at error level so it is not lost silently.
+// Analyze either succeeds or fails as a whole, as the detector treats it
+// (an error makes it retry the batch and drop the batch's findings): on
+// any store error it removes the alert markers this call wrote, so the
+// retry can raise those findings, and returns no finding with the joined
+// errors. The events already counted stay counted (the retry adds nothing
+// twice). Should removing a marker fail, the finding is logged at error
+// level so it is not lost silently.
 func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]findings.Finding, error) {
 	enabled, severity := a.policy.Rule(findings.RuleInvocationSpike)
 	if !enabled {
@@ -186,20 +230,25 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 	}
 	settings := a.policy.Spikes
 	window := WindowLength(settings)
-	groups := a.group(events, window)
+	b := a.group(events, window)
+	groups := b.groups
 	if len(groups) == 0 {
 		return nil, nil
 	}
 	retention := Retention(settings)
 	results := make([]result, len(groups))
+	counters := a.count(ctx, groups, window, retention, results)
 	sem := make(chan struct{}, Concurrency)
 	var wg sync.WaitGroup
 	for i, g := range groups {
+		if results[i].err != nil || a.quiet(g, counters[i]) {
+			continue
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = a.judge(ctx, g, window, retention, severity)
+			results[i] = a.judge(ctx, b, g, counters[i], window, severity)
 		}()
 	}
 	wg.Wait()
@@ -217,10 +266,11 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 		return out, nil
 	}
 	for i, r := range results {
-		if r.finding == nil {
+		if r.finding == nil || r.markedAt.IsZero() {
 			continue
 		}
 		g := groups[i]
+		a.learn(g, func(st *seenState) { st.alerted = false })
 		if err := a.store.UnmarkAlerted(ctx, g.key, g.start, r.markedAt); err != nil {
 			errs = append(errs, fmt.Errorf("spikes: unmark %s window %s after a failed batch: %w", g.key, g.start.Format(time.RFC3339), err))
 			a.log.ErrorContext(ctx, "invocation spike not reported: the batch failed and its alert marker could not be removed",
@@ -230,8 +280,62 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 	return nil, errors.Join(errs...)
 }
 
-// Concurrency is how many (key, window) pairs of one batch the Analyzer
-// handles at once (each is one to three sequential store calls).
+// count adds the groups to the store, one Add per window, and returns
+// their counters; a failed Add sets the error of its window's groups.
+func (a *Analyzer) count(ctx context.Context, groups []*group, window, retention time.Duration, results []result) []Counter {
+	counters := make([]Counter, len(groups))
+	byWindow := map[int64][]int{}
+	var starts []int64
+	for i, g := range groups {
+		s := g.start.Unix()
+		if _, ok := byWindow[s]; !ok {
+			starts = append(starts, s)
+		}
+		byWindow[s] = append(byWindow[s], i)
+	}
+	for _, s := range starts {
+		idx := byWindow[s]
+		start := groups[idx[0]].start
+		wb := WindowBatch{Start: start, Window: window, Expires: start.Add(window + retention), Keys: make([]Increment, len(idx))}
+		for j, i := range idx {
+			g := groups[i]
+			wb.Keys[j] = Increment{Key: g.key, Events: g.events, Beyond: a.recall(g).beyond, Models: g.models, IPs: g.ips}
+		}
+		var cs []Counter
+		err := ctx.Err()
+		if err == nil {
+			cs, err = a.store.Add(ctx, wb)
+		}
+		if err == nil && len(cs) != len(idx) {
+			err = fmt.Errorf("store returned %d counters for %d keys", len(cs), len(idx))
+		}
+		for j, i := range idx {
+			if err != nil {
+				results[i].err = fmt.Errorf("spikes: count %s in window %s: %w", groups[i].key, start.Format(time.RFC3339), err)
+				continue
+			}
+			counters[i] = cs[j]
+			if cs[j].Count >= SetCap {
+				a.learn(groups[i], func(st *seenState) { st.beyond = true })
+			}
+		}
+	}
+	return counters
+}
+
+// quiet reports that judging g needs no store call and raises nothing:
+// its threshold is off, or its count is at most the maximum and needs no
+// baseline (the usual case for benign traffic, judged without a goroutine).
+func (a *Analyzer) quiet(g *group, c Counter) bool {
+	th := a.threshold(g.key)
+	if !th.Enabled() {
+		return true
+	}
+	return !th.NeedsBaseline(c.Count) && !Evaluate(c.Count, th, nil).Tripped
+}
+
+// Concurrency is how many keys of one batch the Analyzer judges at once
+// (each is up to two sequential store calls).
 const Concurrency = 8
 
 type result struct {
@@ -240,31 +344,20 @@ type result struct {
 	err      error
 }
 
-// judge counts one group and returns its finding when it trips for the
-// first time in its window.
-func (a *Analyzer) judge(ctx context.Context, g *group, window, retention time.Duration, severity findings.Severity) result {
-	if err := ctx.Err(); err != nil {
-		return result{err: fmt.Errorf("spikes: count %s in window %s: %w", g.key, g.start.Format(time.RFC3339), err)}
-	}
+// judge decides one counted group and returns its finding when it trips
+// for the first time in its window (or again, for a redelivery).
+func (a *Analyzer) judge(ctx context.Context, b *batchGroups, g *group, c Counter, window time.Duration, severity findings.Severity) result {
 	th := a.threshold(g.key)
-	inc := Increment{
-		Key: g.key, WindowStart: g.start, Window: window, Count: g.count,
-		Models: topN(g.models, TopN), IPs: topN(g.ips, TopN),
-		Expires: g.start.Add(window + retention),
-	}
-	inc.Slot, inc.Token, inc.TokenSlot = g.identity()
-	c, err := a.store.Add(ctx, inc)
-	if err != nil {
-		return result{err: fmt.Errorf("spikes: count %s in window %s: %w", g.key, g.start.Format(time.RFC3339), err)}
-	}
-	// An alerted window stays quiet, except when this very batch is a
-	// replay (a retry after the alert may not have gone out): then the
-	// finding is produced again and the alert state, which knows whether it
-	// was sent, decides (it dedups aggregate findings per window).
-	if !th.Enabled() || (c.Alerted && !c.Replayed) {
+	redelivery := c.New == 0
+	// An alerted window stays quiet, except for a redelivery (a retry
+	// after the alert may not have gone out): then the finding is
+	// produced again and the alert state, which knows whether it was
+	// sent, decides (it dedups aggregate findings per window).
+	if !th.Enabled() || (!redelivery && a.recall(g).alerted) {
 		return result{}
 	}
 	var history []int64
+	var err error
 	if th.NeedsBaseline(c.Count) {
 		history, err = a.store.Counts(ctx, g.key, PreviousWindows(g.start, window, th.BaselineWindows))
 		if err != nil {
@@ -280,12 +373,13 @@ func (a *Analyzer) judge(ctx context.Context, g *group, window, retention time.D
 	if err != nil {
 		return result{err: fmt.Errorf("spikes: mark %s window %s alerted: %w", g.key, g.start.Format(time.RFC3339), err)}
 	}
-	if !first && !c.Replayed {
+	a.learn(g, func(st *seenState) { st.alerted = true })
+	if !first && !redelivery {
 		return result{}
 	}
-	f := a.finding(g, c, th, v, window, severity)
+	f := a.finding(b, g, c, th, v, window, severity)
 	if !first {
-		// Replay of an alerted window: no marker of ours to undo.
+		// Redelivery of an alerted window: no marker of ours to undo.
 		return result{finding: &f}
 	}
 	a.log.InfoContext(ctx, "invocation spike", "key", g.key.String(), "count", c.Count,
@@ -311,40 +405,41 @@ func (a *Analyzer) threshold(k Key) Threshold {
 	return PrincipalThreshold(a.policy.Spikes, k.ID)
 }
 
-// group aggregates the batch per (key, window), in a stable order.
-func (a *Analyzer) group(events []normalize.Event, window time.Duration) []*group {
-	byID := map[groupID]*group{}
-	var order []*group
-	add := func(k Key, start time.Time, e *normalize.Event) {
+// batchGroups is a batch's events grouped per (key, window).
+type batchGroups struct {
+	events []normalize.Event
+	groups []*group
+	ips    []string // each event's source, as counted
+}
+
+// group aggregates the batch per (key, window), in a stable order, each
+// event once per group. It allocates per batch, not per key: groups, their
+// event indexes and their top lists are slices of arrays shared by the
+// batch (a batch of 1,000 events may hold hundreds of keys).
+func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchGroups {
+	b := &batchGroups{events: events}
+	type member struct{ g, e int32 }
+	var (
+		byID    = map[groupID]int32{}
+		store   []group
+		members = make([]member, 0, 2*len(events)) // a principal and a model each
+		hashes  = make([]EventHash, len(events))
+	)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.addrs) >= maxSeen {
+		clear(a.addrs)
+	}
+	b.ips = make([]string, len(events))
+	add := func(k Key, start time.Time, i int) {
 		id := groupID{k, start.Unix()}
-		g := byID[id]
-		if g == nil {
-			g = &group{key: k, start: start, models: map[string]int64{}, ips: map[string]int64{},
-				accounts: map[string]int64{}, regions: map[string]int64{}}
-			byID[id] = g
-			order = append(order, g)
+		gi, ok := byID[id]
+		if !ok {
+			gi = int32(len(store))
+			byID[id] = gi
+			store = append(store, group{key: k, start: start})
 		}
-		g.count++
-		if m := e.Model.ID(); m != "" {
-			g.models[m]++
-		}
-		if ip := source(e.Caller); ip != "" {
-			g.ips[ip]++
-		}
-		if e.Account != "" {
-			g.accounts[e.Account]++
-		}
-		if e.Region != "" {
-			g.regions[e.Region]++
-		}
-		if g.ptype == "" && k.Kind == KindPrincipal {
-			g.ptype = string(e.Principal.Type)
-		}
-		if e.ID == "" {
-			g.noID = true
-		} else {
-			g.ids = append(g.ids, e.ID)
-		}
+		members = append(members, member{gi, int32(i)})
 	}
 	for i := range events {
 		e := &events[i]
@@ -360,12 +455,127 @@ func (a *Analyzer) group(events []normalize.Event, window time.Duration) []*grou
 		if principal == "" {
 			principal = UnknownPrincipal
 		}
-		add(Key{KindPrincipal, principal}, start, e)
+		hashes[i] = Hash(e)
+		if ip := e.Caller.IP; ip.IsValid() {
+			s, ok := a.addrs[ip]
+			if !ok {
+				s = ip.String()
+				a.addrs[ip] = s
+			}
+			b.ips[i] = s
+		} else {
+			b.ips[i] = source(e.Caller)
+		}
+		add(Key{KindPrincipal, principal}, start, i)
 		if m := e.Model.ID(); m != "" {
-			add(Key{KindModel, m}, start, e)
+			add(Key{KindModel, m}, start, i)
 		}
 	}
-	return order
+	if len(store) == 0 {
+		return b
+	}
+	// The members, ordered by group in one array (a counting sort), and
+	// each group's distinct event hashes in another.
+	offsets := make([]int32, len(store)+1)
+	for _, m := range members {
+		offsets[m.g+1]++
+	}
+	for i := 1; i < len(offsets); i++ {
+		offsets[i] += offsets[i-1]
+	}
+	idx := make([]int32, len(members))
+	fill := slices.Clone(offsets[:len(store)])
+	for _, m := range members {
+		idx[fill[m.g]] = m.e
+		fill[m.g]++
+	}
+	allHashes := make([]EventHash, len(members))
+	tops := make([]Ranked, 0, len(store)*2*TopN)
+	var scratch []Ranked
+	b.groups = make([]*group, len(store))
+	for gi := range store {
+		g := &store[gi]
+		g.idx = idx[offsets[gi]:offsets[gi+1]]
+		hs := allHashes[offsets[gi]:offsets[gi]:offsets[gi+1]]
+		for _, i := range g.idx {
+			hs = append(hs, hashes[i])
+		}
+		// An event delivered twice in one batch counts once.
+		slices.SortFunc(hs, func(x, y EventHash) int { return bytes.Compare(x[:], y[:]) })
+		g.events = slices.Compact(hs)
+		if g.key.Kind == KindPrincipal {
+			g.ptype = string(events[g.idx[0]].Principal.Type)
+		}
+		scratch = b.tally(scratch[:0], g, func(i int32) string { return events[i].Model.ID() })
+		start := len(tops)
+		tops = append(tops, scratch[:min(TopN, len(scratch))]...)
+		g.models = tops[start:len(tops):len(tops)]
+		scratch = b.tally(scratch[:0], g, func(i int32) string { return b.ips[i] })
+		start = len(tops)
+		tops = append(tops, scratch[:min(TopN, len(scratch))]...)
+		g.ips = tops[start:len(tops):len(tops)]
+		b.groups[gi] = g
+	}
+	return b
+}
+
+// tally counts the values of the group's events (empty values are not
+// counted) into out, most first, then by name.
+func (b *batchGroups) tally(out []Ranked, g *group, value func(i int32) string) []Ranked {
+	for _, i := range g.idx {
+		v := value(i)
+		if v == "" {
+			continue
+		}
+		found := false
+		for k := range out {
+			if out[k].Name == v {
+				out[k].Count++
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, Ranked{Name: v, Count: 1})
+		}
+	}
+	slices.SortFunc(out, byCount)
+	return out
+}
+
+func byCount(a, b Ranked) int {
+	if c := cmp.Compare(b.Count, a.Count); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Name, b.Name)
+}
+
+// Hash returns the event's identity in a window: its eventID hashed, or,
+// for a record without one, its other identifying fields hashed (the same
+// record redelivered hashes the same).
+func Hash(e *normalize.Event) EventHash {
+	var out EventHash
+	if e.ID != "" {
+		var buf [128]byte
+		var sum [32]byte
+		if len(e.ID) <= len(buf) {
+			sum = sha256.Sum256(buf[:copy(buf[:], e.ID)])
+		} else {
+			sum = sha256.Sum256([]byte(e.ID))
+		}
+		copy(out[:], sum[:])
+		return out
+	}
+	h := sha256.New()
+	{
+		for _, s := range []string{"\x00no-id", e.RequestID, e.Name, e.Source, e.Time.UTC().Format(time.RFC3339Nano),
+			e.Principal.RawARN, e.Principal.AccessKeyID, e.Caller.Raw, e.Model.Raw, e.Region, e.EventType} {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+	}
+	copy(out[:], h.Sum(nil))
+	return out
 }
 
 // source is the caller's address, or the AWS service or "AWS Internal" when
@@ -382,25 +592,6 @@ func source(c normalize.Caller) string {
 	return c.Raw
 }
 
-// identity derives, from the group's event ids, the snapshot slot, the
-// replay token and the token slot, so a replay of the same events picks the
-// same slots and token. Without a token (an event without id) the slot
-// comes from the count.
-func (g *group) identity() (slot int, token string, tokenSlot int) {
-	if g.noID || len(g.ids) == 0 {
-		return int(g.count % Slots), "", 0
-	}
-	ids := slices.Clone(g.ids)
-	slices.Sort(ids)
-	h := sha256.New()
-	for _, id := range ids {
-		h.Write([]byte(id))
-		h.Write([]byte{0})
-	}
-	sum := h.Sum(nil)
-	return int(sum[0]) % Slots, hex.EncodeToString(sum[:8]), int(sum[1]) % TokenSlots
-}
-
 // Ranked is a name with its count, for top lists.
 type Ranked struct {
 	Name  string `json:"name"`
@@ -414,22 +605,9 @@ func Rank(m map[string]int64, n int) []Ranked {
 	for k, v := range m {
 		out = append(out, Ranked{k, v})
 	}
-	slices.SortFunc(out, func(a, b Ranked) int {
-		if c := cmp.Compare(b.Count, a.Count); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.Name, b.Name)
-	})
+	slices.SortFunc(out, byCount)
 	if n > 0 && len(out) > n {
 		out = out[:n]
-	}
-	return out
-}
-
-func topN(m map[string]int64, n int) map[string]int64 {
-	out := make(map[string]int64, min(n, len(m)))
-	for _, r := range Rank(m, n) {
-		out[r.Name] = r.Count
 	}
 	return out
 }
@@ -443,14 +621,16 @@ func FormatRanked(rs []Ranked) string {
 	return strings.Join(parts, ", ")
 }
 
-func mostCommon(m map[string]int64) string {
-	if r := Rank(m, 1); len(r) == 1 {
-		return r[0].Name
+// mostCommon is the commonest non-empty value of the group's events.
+func (b *batchGroups) mostCommon(g *group, value func(e *normalize.Event) string) string {
+	r := b.tally(nil, g, func(i int32) string { return value(&b.events[i]) })
+	if len(r) == 0 {
+		return ""
 	}
-	return ""
+	return r[0].Name
 }
 
-func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window time.Duration, sev findings.Severity) findings.Finding {
+func (a *Analyzer) finding(b *batchGroups, g *group, c Counter, th Threshold, v Verdict, window time.Duration, sev findings.Severity) findings.Finding {
 	startS := g.start.Format(time.RFC3339)
 	limit := strconv.FormatFloat(v.Limit, 'f', -1, 64)
 	var limitText string
@@ -464,8 +644,8 @@ func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window 
 		Rule:      findings.RuleInvocationSpike,
 		Severity:  sev,
 		EventTime: g.start,
-		Account:   mostCommon(g.accounts),
-		Region:    mostCommon(g.regions),
+		Account:   b.mostCommon(g, func(e *normalize.Event) string { return e.Account }),
+		Region:    b.mostCommon(g, func(e *normalize.Event) string { return e.Region }),
 		Details: map[string]string{
 			"key":             g.key.Kind,
 			"count":           strconv.FormatInt(c.Count, 10),
@@ -499,17 +679,17 @@ func (a *Analyzer) finding(g *group, c Counter, th Threshold, v Verdict, window 
 	return f
 }
 
-// mergeTop merges the stored snapshots with this batch's full counts, taking
+// mergeTop merges the stored snapshot with this batch's top list, taking
 // the larger figure per name (the batch's own counts are exact for it; the
-// snapshots cover other batches).
-func mergeTop(stored, batch map[string]int64) map[string]int64 {
+// snapshot covers another batch).
+func mergeTop(stored, batch []Ranked) map[string]int64 {
 	out := make(map[string]int64, len(stored)+len(batch))
-	for k, v := range stored {
-		out[k] = v
+	for _, r := range stored {
+		out[r.Name] = r.Count
 	}
-	for k, v := range batch {
-		if v > out[k] {
-			out[k] = v
+	for _, r := range batch {
+		if r.Count > out[r.Name] {
+			out[r.Name] = r.Count
 		}
 	}
 	return out

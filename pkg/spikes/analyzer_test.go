@@ -17,76 +17,58 @@ import (
 	"pgregory.net/rapid"
 )
 
-// memStore is an in-memory Store for pure unit tests.
+// memStore is a MemoryStore that counts its calls and can fail.
 type memStore struct {
-	mu      sync.Mutex
-	counts  map[string]int64
-	alerted map[string]bool
-	tokens  map[string]string // item+token slot → token
-	adds    int
-	reads   int
-	marks   int
-	failAdd error
-	failKey string // Add fails for this key id only
-	unmarks int
+	*MemoryStore
+	mu       sync.Mutex
+	adds     int
+	reads    int
+	marks    int
+	unmarks  int
+	failAdd  error
+	failMark string // MarkAlerted fails for this key id
 }
 
-func newMemStore() *memStore {
-	return &memStore{counts: map[string]int64{}, alerted: map[string]bool{}, tokens: map[string]string{}}
+func newMemStore() *memStore { return &memStore{MemoryStore: NewMemoryStore()} }
+
+func (m *memStore) Add(ctx context.Context, wb WindowBatch) ([]Counter, error) {
+	m.mu.Lock()
+	if m.failAdd != nil {
+		m.mu.Unlock()
+		return nil, m.failAdd
+	}
+	m.adds++
+	m.mu.Unlock()
+	return m.MemoryStore.Add(ctx, wb)
+}
+
+func (m *memStore) Counts(ctx context.Context, key Key, starts []time.Time) ([]int64, error) {
+	m.mu.Lock()
+	m.reads++
+	m.mu.Unlock()
+	return m.MemoryStore.Counts(ctx, key, starts)
+}
+
+func (m *memStore) MarkAlerted(ctx context.Context, key Key, start, at time.Time) (bool, error) {
+	m.mu.Lock()
+	m.marks++
+	fail := m.failMark != "" && key.ID == m.failMark
+	m.mu.Unlock()
+	if fail {
+		return false, errors.New("throttled")
+	}
+	return m.MemoryStore.MarkAlerted(ctx, key, start, at)
+}
+
+func (m *memStore) UnmarkAlerted(ctx context.Context, key Key, start, at time.Time) error {
+	m.mu.Lock()
+	m.unmarks++
+	m.mu.Unlock()
+	return m.MemoryStore.UnmarkAlerted(ctx, key, start, at)
 }
 
 func memKey(k Key, start time.Time) string {
 	return k.String() + "@" + start.UTC().Format(time.RFC3339)
-}
-
-func (m *memStore) Add(_ context.Context, inc Increment) (Counter, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.failAdd != nil && (m.failKey == "" || m.failKey == inc.Key.ID) {
-		return Counter{}, m.failAdd
-	}
-	m.adds++
-	k := memKey(inc.Key, inc.WindowStart)
-	tk := fmt.Sprintf("%s#k%d", k, inc.TokenSlot)
-	if inc.Token != "" && m.tokens[tk] == inc.Token {
-		return Counter{Count: m.counts[k], Alerted: m.alerted[k], Replayed: true}, nil
-	}
-	if inc.Token != "" {
-		m.tokens[tk] = inc.Token
-	}
-	m.counts[k] += inc.Count
-	return Counter{Count: m.counts[k], Alerted: m.alerted[k], Models: inc.Models, IPs: inc.IPs}, nil
-}
-
-func (m *memStore) Counts(_ context.Context, key Key, starts []time.Time) ([]int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.reads++
-	out := make([]int64, len(starts))
-	for i, s := range starts {
-		out[i] = m.counts[memKey(key, s)]
-	}
-	return out, nil
-}
-
-func (m *memStore) MarkAlerted(_ context.Context, key Key, start, _ time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.marks++
-	k := memKey(key, start)
-	if m.alerted[k] {
-		return false, nil
-	}
-	m.alerted[k] = true
-	return true, nil
-}
-
-func (m *memStore) UnmarkAlerted(_ context.Context, key Key, start, _ time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.unmarks++
-	delete(m.alerted, memKey(key, start))
-	return nil
 }
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -127,13 +109,13 @@ func TestAnalyzeCountsPerBatchNotPerEvent(t *testing.T) {
 	if err != nil || len(fs) != 0 {
 		t.Fatalf("Analyze = %v, %v; want no finding (thresholds off)", fs, err)
 	}
-	if st.adds != 2 {
-		t.Fatalf("store Add calls = %d, want 2 (one per key per window)", st.adds)
+	if st.adds != 1 {
+		t.Fatalf("store Add calls = %d, want 1 (one per window, every key in it)", st.adds)
 	}
-	if got := st.counts[memKey(Key{KindPrincipal, role}, t0)]; got != 40 {
+	if got := st.Count(Key{KindPrincipal, role}, t0); got != 40 {
 		t.Fatalf("principal count = %d, want 40", got)
 	}
-	if got := st.counts[memKey(Key{KindModel, "anthropic.claude-3-haiku-20240307-v1:0"}, t0)]; got != 40 {
+	if got := st.Count(Key{KindModel, "anthropic.claude-3-haiku-20240307-v1:0"}, t0); got != 40 {
 		t.Fatalf("model count = %d, want 40", got)
 	}
 }
@@ -149,10 +131,10 @@ func TestAnalyzeStraddlingWindowsAndClockFallback(t *testing.T) {
 	if _, err := a.Analyze(context.Background(), events); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.counts[memKey(Key{KindPrincipal, role}, t0.Add(-5*time.Minute))]; got != 1 {
+	if got := st.Count(Key{KindPrincipal, role}, t0.Add(-5*time.Minute)); got != 1 {
 		t.Fatalf("previous window count = %d, want 1", got)
 	}
-	if got := st.counts[memKey(Key{KindPrincipal, role}, t0)]; got != 2 {
+	if got := st.Count(Key{KindPrincipal, role}, t0); got != 2 {
 		t.Fatalf("current window count = %d, want 2", got)
 	}
 }
@@ -163,11 +145,11 @@ func TestAnalyzeUnknownPrincipalStillCounted(t *testing.T) {
 	if _, err := a.Analyze(context.Background(), []normalize.Event{invocation("x", "", "", t0, "")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.counts[memKey(Key{KindPrincipal, UnknownPrincipal}, t0)]; got != 1 {
+	if got := st.Count(Key{KindPrincipal, UnknownPrincipal}, t0); got != 1 {
 		t.Fatalf("unknown principal count = %d, want 1", got)
 	}
 	if st.adds != 1 {
-		t.Fatalf("adds = %d, want 1 (no model key without a model)", st.adds)
+		t.Fatalf("adds = %d, want 1", st.adds)
 	}
 }
 
@@ -286,16 +268,15 @@ func TestAnalyzeRetriedBatchIsNotCountedTwice(t *testing.T) {
 	if err != nil || len(fs2) != 1 || fs2[0].Fingerprint != fs1[0].Fingerprint || !fs2[0].EventTime.Equal(fs1[0].EventTime) {
 		t.Fatalf("retry = %+v, %v; want the same finding again", fs2, err)
 	}
-	if got := st.counts[memKey(Key{KindPrincipal, role}, t0)]; got != 6 {
-		t.Fatalf("count after a replay = %d, want 6 (same events, same token)", got)
+	if got := st.Count(Key{KindPrincipal, role}, t0); got != 6 {
+		t.Fatalf("count after a replay = %d, want 6 (same events)", got)
 	}
-	// The same events in a different batch also count once per token:
-	// a new event makes a new token and is counted.
-	if _, err := a.Analyze(context.Background(), append(b, invocation("new", role, "", t0, ""))); err != nil {
+	// The same events regrouped with a new one: only the new one counts.
+	if _, err := a.Analyze(context.Background(), append(b[3:], invocation("new", role, "", t0, ""))); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.counts[memKey(Key{KindPrincipal, role}, t0)]; got != 13 {
-		t.Fatalf("count = %d, want 13 (a different set of events is a new batch)", got)
+	if got := st.Count(Key{KindPrincipal, role}, t0); got != 7 {
+		t.Fatalf("count = %d, want 7 (one new event)", got)
 	}
 }
 
@@ -316,19 +297,132 @@ func TestAnalyzeReplayStillAlertsWhenFirstAttemptDidNot(t *testing.T) {
 	}
 }
 
-func TestIdentityIsOrderIndependent(t *testing.T) {
-	g1 := &group{count: 3, ids: []string{"b", "a", "c"}}
-	g2 := &group{count: 3, ids: []string{"c", "b", "a"}}
-	s1, t1, k1 := g1.identity()
-	s2, t2, k2 := g2.identity()
-	if s1 != s2 || t1 != t2 || k1 != k2 || t1 == "" {
-		t.Fatalf("identity differs: %d %s %d vs %d %s %d", s1, t1, k1, s2, t2, k2)
+// The black-box case: ten distinct events by one principal
+// (exactly the maximum), each delivered on its own and then each
+// redelivered after the others — Lambda's async retries — stay ten, with
+// no alert; regrouped into other batches (SQS redelivery) they still stay
+// ten; the eleventh distinct event trips the window, once.
+func TestRedeliveryAndRegroupingCountOnce(t *testing.T) {
+	st := newMemStore()
+	p := &policy.Policy{Spikes: policy.SpikeSettings{PerPrincipal: policy.SpikeThreshold{Max: 10}}}
+	a := New(st, p, fixedClock, nil)
+	ctx := context.Background()
+	evs := batch("e", 10, role, "amazon.nova-pro-v1:0", t0.Add(time.Minute))
+	analyze := func(b []normalize.Event) []findings.Finding {
+		t.Helper()
+		fs, err := a.Analyze(ctx, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs
 	}
-	if _, tok, _ := (&group{count: 2, ids: []string{"a"}, noID: true}).identity(); tok != "" {
-		t.Fatal("a group with an id-less event must have no token")
+	var fs []findings.Finding
+	for i := range evs {
+		fs = append(fs, analyze(evs[i:i+1])...)
 	}
-	if _, t3, _ := (&group{count: 2, ids: []string{"a", "b"}}).identity(); t3 == t1 {
-		t.Fatal("different events, same token")
+	for i := len(evs) - 1; i >= 0; i-- {
+		fs = append(fs, analyze(evs[i:i+1])...)
+	}
+	for _, g := range [][]int{{0, 1, 2}, {3, 4, 5}, {6, 7, 8, 9}, {9, 0, 5, 2, 7}, {1, 3, 4, 6, 8}, {2, 2, 2}} {
+		var b []normalize.Event
+		for _, i := range g {
+			b = append(b, evs[i])
+		}
+		fs = append(fs, analyze(b)...)
+	}
+	if got := st.Count(Key{KindPrincipal, role}, t0); got != 10 || len(fs) != 0 {
+		t.Fatalf("after redeliveries and regroupings: count %d, %d findings; want 10 and none", got, len(fs))
+	}
+	fs = analyze(append(evs[4:7], invocation("eleventh", role, "amazon.nova-pro-v1:0", t0.Add(2*time.Minute), "")))
+	if len(fs) != 1 || fs[0].Details["count"] != "11" {
+		t.Fatalf("eleventh event: %+v", fs)
+	}
+	if fs = analyze(batch("more", 3, role, "", t0.Add(3*time.Minute))); len(fs) != 0 {
+		t.Fatalf("the window alerted again: %+v", fs)
+	}
+}
+
+// Property: however the events of a window are delivered — any number of
+// times, in any order, in any grouping — the count is the number of
+// distinct events and the window alerts once exactly when it exceeds the
+// maximum.
+func TestCountsAreExactUnderAnyDeliveryProperty(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		max := rapid.Int64Range(1, 30).Draw(t, "max")
+		n := rapid.IntRange(0, 40).Draw(t, "events")
+		p := &policy.Policy{Spikes: policy.SpikeSettings{PerPrincipal: policy.SpikeThreshold{Max: max}}}
+		st := newMemStore()
+		a := New(st, p, fixedClock, nil)
+		evs := batch("p", n, role, "", t0)
+		var deliveries []normalize.Event
+		for _, e := range evs {
+			for range rapid.IntRange(1, 3).Draw(t, "copies") {
+				deliveries = append(deliveries, e)
+			}
+		}
+		perm := rapid.Permutation(deliveries).Draw(t, "order")
+		alerts := 0
+		for len(perm) > 0 {
+			k := rapid.IntRange(1, len(perm)).Draw(t, "batch")
+			fs, err := a.Analyze(context.Background(), perm[:k])
+			if err != nil {
+				t.Fatal(err)
+			}
+			perm = perm[k:]
+			for _, f := range fs {
+				if f.Details["count"] != "" {
+					alerts++
+				}
+			}
+		}
+		if got := st.Count(Key{KindPrincipal, role}, t0); got != int64(n) {
+			t.Fatalf("count %d, want %d distinct events", got, n)
+		}
+		// A redelivery after the alert produces the finding again (the
+		// alert state drops it); the window itself alerts once.
+		if want := int64(n) > max; st.Alerted(Key{KindPrincipal, role}, t0) != want || (alerts > 0) != want {
+			t.Fatalf("%d events, max %d: alerted %v, %d findings", n, max, st.Alerted(Key{KindPrincipal, role}, t0), alerts)
+		}
+	})
+}
+
+func TestHashIsTheEventsIdentity(t *testing.T) {
+	a := invocation("id-1", role, "m", t0, "")
+	b := invocation("id-1", "arn:aws:iam::1:role/other", "x", t0.Add(time.Hour), "")
+	if Hash(&a) != Hash(&b) {
+		t.Error("same eventID, different hashes")
+	}
+	c := invocation("id-2", role, "m", t0, "")
+	if Hash(&a) == Hash(&c) {
+		t.Error("different eventIDs, same hash")
+	}
+	// Without an id the record's fields identify it: the same record again
+	// hashes the same, another does not.
+	x, y := invocation("", role, "m", t0, "198.51.100.1"), invocation("", role, "m", t0, "198.51.100.1")
+	x.RequestID, y.RequestID = "r-1", "r-1"
+	z := x
+	z.RequestID = "r-2"
+	if Hash(&x) != Hash(&y) || Hash(&x) == Hash(&z) || Hash(&x) == Hash(&a) {
+		t.Error("id-less records hash wrongly")
+	}
+}
+
+// Beyond SetCap a key's events are counted as a number.
+func TestAnalyzeBeyondSetCap(t *testing.T) {
+	st := newMemStore()
+	a := New(st, &policy.Policy{}, fixedClock, nil)
+	ctx := context.Background()
+	if _, err := a.Analyze(ctx, batch("a", SetCap, role, "", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Analyze(ctx, batch("b", 7, role, "", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Count(Key{KindPrincipal, role}, t0); got != SetCap+7 {
+		t.Fatalf("count = %d, want %d", got, SetCap+7)
+	}
+	if n := len(st.windows[windowKey{Key{KindPrincipal, role}, t0.Unix()}].events); n != SetCap {
+		t.Fatalf("the set holds %d events, want the cap %d", n, SetCap)
 	}
 }
 
@@ -438,18 +532,18 @@ func TestAnalyzeFailedBatchReleasesItsMarkers(t *testing.T) {
 	p := &policy.Policy{Spikes: policy.SpikeSettings{PerPrincipal: policy.SpikeThreshold{Max: 5}}}
 	a := New(st, p, fixedClock, nil)
 	other := "arn:aws:iam::123456789012:role/other"
-	b := append(batch("e", 6, role, "", t0), invocation("o", other, "", t0, ""))
-	st.failAdd, st.failKey = errors.New("throttled"), other
+	b := append(batch("e", 6, role, "", t0), batch("o", 6, other, "", t0)...)
+	st.failMark = other
 	fs, err := a.Analyze(context.Background(), b)
 	if err == nil || len(fs) != 0 {
 		t.Fatalf("failed batch = %d findings, %v; want none and an error", len(fs), err)
 	}
-	if st.unmarks != 1 || st.alerted[memKey(Key{KindPrincipal, role}, t0)] {
+	if st.unmarks != 1 || st.Alerted(Key{KindPrincipal, role}, t0) {
 		t.Fatalf("marker not released: unmarks %d", st.unmarks)
 	}
-	st.failAdd = nil
+	st.failMark = ""
 	fs, err = a.Analyze(context.Background(), b)
-	if err != nil || len(fs) != 1 || fs[0].Principal != role || fs[0].Details["count"] != "6" {
-		t.Fatalf("retry = %+v, %v; want the finding, count 6 (identical retry not recounted)", fs, err)
+	if err != nil || len(fs) != 2 || fs[0].Details["count"] != "6" || fs[1].Details["count"] != "6" {
+		t.Fatalf("retry = %+v, %v; want both findings, count 6 (identical retry not recounted)", fs, err)
 	}
 }

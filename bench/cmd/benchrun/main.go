@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -39,6 +40,7 @@ import (
 	"github.com/bedrock-warden/warden/bench/coldstart"
 	"github.com/bedrock-warden/warden/bench/hotpath"
 	"github.com/bedrock-warden/warden/bench/opa"
+	"github.com/bedrock-warden/warden/bench/process"
 	"github.com/bedrock-warden/warden/bench/report"
 	"github.com/bedrock-warden/warden/internal/corpus"
 	"github.com/bedrock-warden/warden/pkg/decode"
@@ -60,6 +62,10 @@ type options struct {
 	corpusDir  string
 	command    string
 	auditRoles int
+	// whole-process comparison
+	processEvents int
+	processRounds int
+	bigBytes      int64
 }
 
 func main() {
@@ -71,10 +77,13 @@ func main() {
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "time per throughput benchmark and round")
 	flag.IntVar(&o.coldRuns, "coldruns", 20, "cold starts to measure")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the throughput benchmarks (the median is reported)")
-	flag.StringVar(&skip, "skip", "", "comma list of parts to skip: throughput,opa,coldstart,rss,awscalls,audit")
+	flag.StringVar(&skip, "skip", "", "comma list of parts to skip: throughput,opa,coldstart,rss,awscalls,process,audit")
 	flag.IntVar(&o.auditRoles, "audit-roles", 2000, "roles in the audit scenario's account")
 	flag.StringVar(&o.corpusDir, "corpus-dir", "", "also write the corpora as JSON lines into this directory")
 	flag.StringVar(&o.command, "command", "make bench", "the command named in the report")
+	flag.IntVar(&o.processEvents, "process-events", 100000, "events of the whole-process comparison corpus")
+	flag.IntVar(&o.processRounds, "process-rounds", 5, "paired rounds of the whole-process comparison")
+	flag.Int64Var(&o.bigBytes, "big-bytes", 1400<<20, "size of the bounded-memory input (0: skip it)")
 	flag.Parse()
 	if o.rounds < 1 || o.coldRuns < 1 {
 		fail(fmt.Errorf("-rounds %d and -coldruns %d must be at least 1", o.rounds, o.coldRuns))
@@ -186,15 +195,27 @@ func run(ctx context.Context, o options) error {
 			}
 			return float64(n) / float64(len(evs))
 		}
+		batchEvs, err := corpus.Generate(seed, 1000, corpus.Benign)
+		if err != nil {
+			return err
+		}
+		batch, err := corpus.SQSBatch(batchEvs)
+		if err != nil {
+			return err
+		}
 		benches := []struct {
 			key, name, corpus string
 			events            [][]byte
 			fn                func(*testing.B)
 		}{
 			{"valid", "`json.Valid` (ceiling)", "10k", std, hotpath.Valid(std)},
+			{"decode-valid", "`decode.Valid` (the decoder's validating walk alone)", "10k", std, hotpath.DecodeValid(std)},
 			{"decode", "decode only", "10k", std, hotpath.Decode(std)},
 			{"detect", "decode + normalise + evaluate (ours)", "10k", std, hotpath.Detect(std, rules.New(def))},
 			{"detect-benign", "decode + normalise + evaluate, benign only", "10k-benign", benign, hotpath.Detect(benign, rules.New(def))},
+			{"each-benign", "`Core.Each` over a JSON-lines stream, benign", "10k-benign", benign, hotpath.EachStream(benign, rules.New(def))},
+			{"lambda-batch-benign", "detector `Handler.InvokeReader`, one SQS batch of 1,000, benign", "1k-benign", corpus.Payloads(batchEvs), hotpath.LambdaBatch(batch, len(batchEvs), hotpath.LocalDetector(def))},
+			{"lambda-direct-benign", "detector `Handler.InvokeReader`, one EventBridge event per invocation, benign", "1k-benign", corpus.Payloads(batchEvs), hotpath.LambdaDirect(corpus.Payloads(batchEvs), hotpath.LocalDetector(def))},
 		}
 		if engine != nil {
 			benches = append(benches, struct {
@@ -213,14 +234,22 @@ func run(ctx context.Context, o options) error {
 				if r.N == 0 {
 					return fmt.Errorf("benchmark %s failed (see its output above)", b.key)
 				}
-				x := report.Bench{Key: b.key, Name: b.name, Corpus: b.corpus, N: r.N, Rounds: o.rounds,
+				x := report.Bench{Key: b.key, Name: b.name, Corpus: b.corpus, N: r.N, Rounds: o.rounds, Round: round,
 					NsPerEvent: float64(r.T.Nanoseconds()) / float64(r.N), BytesPerOp: r.AllocedBytesPerOp(),
-					AllocsPerOp: r.AllocsPerOp(), AvgEventBytes: avg(b.events)}
+					AllocsPerOp: r.AllocsPerOp(), AllocsPerEvent: float64(r.AllocsPerOp()), AvgEventBytes: avg(b.events)}
+				if v, ok := r.Extra[hotpath.NsPerEvent]; ok {
+					// A pass over a whole input per op: the per-event figures
+					// are the benchmark's own metrics.
+					x.NsPerEvent, x.AllocsPerEvent = v, r.Extra[hotpath.AllocsPerEvent]
+					x.BytesPerOp = int64(r.Extra[hotpath.BytesPerEvent])
+					x.CPUNsPerEvent = r.Extra[hotpath.CPUNsPerEvent]
+				}
 				rounds[i] = append(rounds[i], x)
-				logf("round %d %-14s %10.0f ns/event %8d B/op %5d allocs/op (%d ops)", round, b.key, x.NsPerEvent, x.BytesPerOp, x.AllocsPerOp, r.N)
+				logf("round %d %-20s %10.0f ns/event %8d B/event %7.2f allocs/event (%d ops)", round, b.key, x.NsPerEvent, x.BytesPerOp, x.AllocsPerEvent, r.N)
 			}
 		}
 		for _, rs := range rounds {
+			res.BenchRounds = append(res.BenchRounds, slices.Clone(rs))
 			sort.Slice(rs, func(i, j int) bool { return rs[i].NsPerEvent < rs[j].NsPerEvent })
 			res.Benches = append(res.Benches, rs[len(rs)/2])
 		}
@@ -242,7 +271,7 @@ func run(ctx context.Context, o options) error {
 
 	// ---- peak RSS
 	if !o.skip["rss"] {
-		m, err := peakRSS(ctx, tmp, []int{10000, 2500, 100})
+		m, err := peakRSS(ctx, tmp, []int{10000, 1000, 100})
 		if err != nil {
 			res.RSSErr = err.Error()
 			logf("rss: %v", err)
@@ -267,6 +296,20 @@ func run(ctx context.Context, o options) error {
 		}
 	} else {
 		res.AWSErr = "skipped (-skip awscalls)."
+	}
+
+	// ---- whole processes: warden check vs json.Valid vs Python, and
+	// bounded memory
+	if !o.skip["process"] {
+		pr, err := process.RunSuite(ctx, process.Config{Root: o.root, Tmp: tmp, Seed: seed, Events: o.processEvents,
+			Rounds: o.processRounds, BigBytes: o.bigBytes, Log: logf})
+		res.Process = pr
+		if err != nil {
+			res.ProcessErr = err.Error()
+			logf("process: %v", err)
+		}
+	} else {
+		res.ProcessErr = "skipped (-skip process)."
 	}
 
 	// ---- warden audit over a large account
@@ -450,40 +493,122 @@ func coldStart(ctx context.Context, o options, tmp string, evs []corpus.Event) (
 		"WARDEN_TOPIC_ARN=" + aws.ToString(topic.TopicArn),
 		"WARDEN_STACK=bedrock-warden-bench",
 	}
-	measure := func(env []string) (ready, resp coldstart.Stats, err error) {
-		cfg := coldstart.Config{Binary: host, Event: event, Env: env}
-		// One warm-up start so the binary is in the page cache, as it is
-		// for every measured start after it.
-		if _, err := coldstart.Measure(ctx, cfg, 1); err != nil {
-			return ready, resp, err
-		}
-		runs, err := coldstart.Measure(ctx, cfg, o.coldRuns)
-		if err != nil {
-			return ready, resp, err
-		}
-		var rd, rs []time.Duration
-		for i, r := range runs {
-			if strings.TrimSpace(string(r.Body)) != "null" {
-				return ready, resp, fmt.Errorf("run %d: the detector answered %s, want null (a handled EventBridge event)", i+1, r.Body)
-			}
-			rd = append(rd, r.Ready)
-			rs = append(rs, r.Response)
-		}
-		if ready, err = coldstart.Summarise(rd); err != nil {
-			return ready, resp, err
-		}
-		resp, err = coldstart.Summarise(rs)
-		return ready, resp, err
-	}
-	if c.Ready, c.Response, err = measure(env); err != nil {
+	// The floors: a bare aws-lambda-go bootstrap (a reflected handler
+	// echoing its event) for init time, and one taking its payload as
+	// bytes and doing nothing for memory.
+	bare := filepath.Join(tmp, "bootstrap-bare")
+	if err := goBuild(ctx, filepath.Join(o.root, "bench"), runtime.GOARCH, bare, "./coldstart/testdata/echo"); err != nil {
 		return nil, err
 	}
-	ready, resp, err := measure(append(env, "WARDEN_POLICY_PARAMETER="+param))
+	raw := filepath.Join(tmp, "bootstrap-raw")
+	if err := goBuild(ctx, filepath.Join(o.root, "bench"), runtime.GOARCH, raw, "./coldstart/testdata/raw"); err != nil {
+		return nil, err
+	}
+	measure := func(env []string) (ready, resp coldstart.Stats, diffs []time.Duration, bareReady []time.Duration, err error) {
+		cfg := coldstart.Config{Binary: host, Event: event, Env: env}
+		bcfg := coldstart.Config{Binary: bare, Event: event, Env: env}
+		// One warm-up start of each so the binaries are in the page cache,
+		// as they are for every measured start after it.
+		for _, c := range []coldstart.Config{cfg, bcfg} {
+			if _, err := coldstart.Measure(ctx, c, 1); err != nil {
+				return ready, resp, nil, nil, err
+			}
+		}
+		// Paired: each run of the detector beside a run of the bare
+		// bootstrap, alternating which goes first.
+		var rd, rs []time.Duration
+		for i := range o.coldRuns {
+			pair := []coldstart.Config{cfg, bcfg}
+			if i%2 == 1 {
+				pair[0], pair[1] = pair[1], pair[0]
+			}
+			var det, b coldstart.Run
+			for _, c := range pair {
+				runs, err := coldstart.Measure(ctx, c, 1)
+				if err != nil {
+					return ready, resp, nil, nil, err
+				}
+				if c.Binary == host {
+					det = runs[0]
+				} else {
+					b = runs[0]
+				}
+			}
+			if strings.TrimSpace(string(det.Body)) != "null" {
+				return ready, resp, nil, nil, fmt.Errorf("run %d: the detector answered %s, want null (a handled EventBridge event)", i+1, det.Body)
+			}
+			rd = append(rd, det.Ready)
+			rs = append(rs, det.Response)
+			diffs = append(diffs, det.Ready-b.Ready)
+			bareReady = append(bareReady, b.Ready)
+		}
+		if ready, err = coldstart.Summarise(rd); err != nil {
+			return ready, resp, nil, nil, err
+		}
+		resp, err = coldstart.Summarise(rs)
+		return ready, resp, diffs, bareReady, err
+	}
+	var diffs, bareReady []time.Duration
+	if c.Ready, c.Response, diffs, bareReady, err = measure(env); err != nil {
+		return nil, err
+	}
+	if c.AboveBare, err = coldstart.Summarise(diffs); err != nil {
+		return nil, err
+	}
+	if c.Bare, err = coldstart.Summarise(bareReady); err != nil {
+		return nil, err
+	}
+	ready, resp, _, _, err := measure(append(env, "WARDEN_POLICY_PARAMETER="+param))
 	if err != nil {
 		return nil, fmt.Errorf("with the policy parameter: %w", err)
 	}
 	c.SSM = &report.ColdVariant{Ready: ready, Response: resp}
+
+	// Peak RSS of the real bootstrap, served an SQS batch by the Runtime
+	// API harness, beside the do-nothing raw-bytes bootstrap on the same
+	// payload.
+	for _, n := range []int{10000, 1000, 100} {
+		m, err := bootstrapRSS(ctx, host, raw, env, n)
+		if err != nil {
+			c.RSSErr = err.Error()
+			logf("bootstrap RSS: %v", err)
+			break
+		}
+		c.RSS = append(c.RSS, m)
+		logf("bootstrap RSS: %d records: detector %d KB, bare raw-bytes bootstrap %d KB", n, m.PeakKB, m.FloorKB)
+	}
 	return c, nil
+}
+
+// bootstrapRSS serves an SQS batch of n standard-mix records to the real
+// bootstrap (its AWS peers on moto_server) and to the do-nothing raw-bytes
+// bootstrap, and reads their peak RSS.
+func bootstrapRSS(ctx context.Context, host, raw string, env []string, n int) (report.BootstrapRSS, error) {
+	m := report.BootstrapRSS{Records: n}
+	evs, err := corpus.Generate(seed, n, corpus.Standard)
+	if err != nil {
+		return m, err
+	}
+	payload, err := corpus.SQSBatch(evs)
+	if err != nil {
+		return m, err
+	}
+	m.PayloadBytes = len(payload)
+	// moto answers slowly: the invocation gets a generous deadline.
+	runs, err := coldstart.Measure(ctx, coldstart.Config{Binary: host, Event: payload, Env: env, Timeout: 300 * time.Second}, 1)
+	if err != nil {
+		return m, fmt.Errorf("%d records: %w", n, err)
+	}
+	if !strings.Contains(string(runs[0].Body), `"batchItemFailures":[]`) {
+		return m, fmt.Errorf("%d records: the detector answered %.200s", n, runs[0].Body)
+	}
+	m.PeakKB, m.Response = runs[0].PeakRSSKB, runs[0].Response
+	floor, err := coldstart.Measure(ctx, coldstart.Config{Binary: raw, Event: payload, Env: env, Timeout: 60 * time.Second}, 1)
+	if err != nil {
+		return m, fmt.Errorf("floor, %d records: %w", n, err)
+	}
+	m.FloorKB = floor[0].PeakRSSKB
+	return m, nil
 }
 
 // rssReport mirrors cmd/rss's output.

@@ -94,7 +94,7 @@ func run(path string) (*Report, error) {
 			&outputs.Alerter{Store: state.NewMemory(), Publisher: pub, Policy: p, Log: quiet},
 			&outputs.Metrics{Out: io.Discard},
 		},
-		Analyzers: []detector.Analyzer{spikes.New(newCounters(), p, time.Now, quiet)},
+		Analyzers: []detector.Analyzer{spikes.New(spikes.NewMemoryStore(), p, time.Now, quiet)},
 		Log:       quiet,
 	}
 	var before, after runtime.MemStats

@@ -8,24 +8,21 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-
 	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
 // EnvParameter names the SSM parameter holding the policy YAML.
 const EnvParameter = "WARDEN_POLICY_PARAMETER"
 
-// GetParameterAPI is the one SSM call this package makes.
-type GetParameterAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+// Getter reads the decrypted value of a parameter: a *Client.
+type Getter interface {
+	Parameter(ctx context.Context, name string) (string, error)
 }
 
 // Load returns the policy from the parameter named by WARDEN_POLICY_PARAMETER
 // when it is set, else policy.FromEnv(getenv). client may be nil when the
 // variable is unset.
-func Load(ctx context.Context, client GetParameterAPI, getenv func(string) string) (*policy.Policy, error) {
+func Load(ctx context.Context, client Getter, getenv func(string) string) (*policy.Policy, error) {
 	name := strings.TrimSpace(getenv(EnvParameter))
 	if name == "" {
 		return policy.FromEnv(getenv)
@@ -33,14 +30,11 @@ func Load(ctx context.Context, client GetParameterAPI, getenv func(string) strin
 	if client == nil {
 		return nil, fmt.Errorf("%s=%s is set but no SSM client was given", EnvParameter, name)
 	}
-	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
+	value, err := client.Parameter(ctx, name)
 	if err != nil {
 		return nil, fmt.Errorf("read policy parameter %s: %w", name, err)
 	}
-	if out.Parameter == nil || out.Parameter.Value == nil {
-		return nil, fmt.Errorf("policy parameter %s has no value", name)
-	}
-	p, err := policy.Load("ssm:"+name, []byte(*out.Parameter.Value))
+	p, err := policy.Load("ssm:"+name, []byte(value))
 	if err != nil {
 		return nil, err
 	}

@@ -1,4 +1,4 @@
-package ssmpolicy
+package pushpull
 
 import (
 	"context"

@@ -1,4 +1,8 @@
-package ssmpolicy
+// Package pushpull reads and writes the policy parameter with the SSM SDK,
+// for `warden policy push` and `pull` (PutParameter, GetParameterHistory).
+// The Lambdas re-read the parameter through package ssmpolicy's SDK-less
+// client instead: the SSM SDK's initialisation would cost each cold start.
+package pushpull
 
 import (
 	"context"
