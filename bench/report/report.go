@@ -386,7 +386,7 @@ func Write(w io.Writer, r *Results) error {
 			p("| exec → response, policy from SSM | %s | %s | %s | %s |\n", ms(v.Response.Min), ms(v.Response.Median), ms(v.Response.P90), ms(v.Response.Max))
 		}
 		p("\n")
-		p("The function runs with `WARDEN_METRICS_MODE=emf`, the state table and alert topic set, and `AWS_ENDPOINT_URL` pointing at a local `moto_server`: the benign event still makes one AWS call, the spike analyzer's DynamoDB `UpdateItem`, which is inside *response* and not inside *ready*. The *policy from SSM* rows set `WARDEN_POLICY_PARAMETER` (the template does when a policy document is given), adding one SSM `GetParameter` to init; the goal is judged on the template's default, without it.\n\n")
+		p("The function runs with `WARDEN_METRICS_MODE=emf`, the state table and alert topic set, and `AWS_ENDPOINT_URL` pointing at a local `moto_server`: the benign event still makes one AWS call, the spike analyzer's DynamoDB `UpdateItem`, which is inside *response* and not inside *ready*. The *policy from SSM* rows set `WARDEN_POLICY_PARAMETER`, adding one SSM `GetParameter` to init: the template always sets it (the policy lives in that parameter, so `warden policy push` changes it without a redeploy), so a deployed detector pays that one call per cold start. The init goal is judged without it, on the bootstrap's own work (decoding and configuration), which is what the goal is about; the SSM rows show what the call adds against a local peer.\n\n")
 		p("Binary size (`bootstrap`): linux/amd64 %s, linux/arm64 %s (the deployed architecture).\n\n", mbBytes(c.BinaryAMD64), mbBytes(c.BinaryARM64))
 		p("This is the process's own start on this machine; Lambda adds its sandbox and download time, which no local harness can measure.\n\n")
 	} else {
