@@ -9,6 +9,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 // Every verb shares one way of taking flags, printing help, reporting a
@@ -115,7 +117,7 @@ func (c *cmdFlags) flagProblem(err error) string {
 		name = strings.TrimLeft(name, "-")
 		var known []string
 		c.fs.VisitAll(func(f *flag.Flag) { known = append(known, f.Name) })
-		if s := closest(name, known); s != "" {
+		if s := suggest.Closest(name, known); s != "" {
 			return fmt.Sprintf("unknown flag --%s: did you mean --%s?", name, s)
 		}
 		return "unknown flag --" + name + hint
@@ -223,7 +225,7 @@ func dispatch(ctx context.Context, group string, subs map[string]subcommand, arg
 	sc, ok := subs[args[0]]
 	if !ok {
 		msg := fmt.Sprintf("warden %s: unknown subcommand %q", group, args[0])
-		if s := closest(args[0], names); s != "" {
+		if s := suggest.Closest(args[0], names); s != "" {
 			msg += fmt.Sprintf(": did you mean %q?", s)
 		} else {
 			msg += " (one of " + strings.Join(names, ", ") + ")"
@@ -232,52 +234,6 @@ func dispatch(ctx context.Context, group string, subs map[string]subcommand, arg
 		return exitUsage
 	}
 	return sc.run(ctx, args[1:], sio)
-}
-
-// closest returns the candidate nearest to s when it is a plausible typo
-// (or prefix) of it, else "".
-func closest(s string, candidates []string) string {
-	best, bestDist := "", -1
-	for _, c := range candidates {
-		if c == s {
-			return c
-		}
-		d := levenshtein(strings.ToLower(s), strings.ToLower(c))
-		if strings.HasPrefix(c, s) && len(s) >= 2 {
-			d = 1
-		}
-		if bestDist < 0 || d < bestDist || (d == bestDist && c < best) {
-			best, bestDist = c, d
-		}
-	}
-	if bestDist < 0 || bestDist > max(1, len(s)/3) || bestDist > 3 {
-		return ""
-	}
-	return best
-}
-
-// levenshtein is the edit distance between a and b, in bytes.
-func levenshtein(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // plural returns "1 thing" or "n things" ("1 policy", "2 policies" with

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/term"
+
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 // Exit statuses shared by every command.
@@ -96,7 +98,7 @@ func run(ctx context.Context, args []string, sio *IO) int {
 		}
 		if strings.HasPrefix(args[0], "-") {
 			msg = fmt.Sprintf("warden: unknown flag %s (flags go after the command: warden <command> [flags])", args[0])
-		} else if s := closest(args[0], names); s != "" {
+		} else if s := suggest.Closest(args[0], names); s != "" {
 			msg += fmt.Sprintf(": did you mean %q?", s)
 		}
 		fmt.Fprintln(sio.Stderr, msg+" (warden --help lists the commands)")

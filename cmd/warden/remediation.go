@@ -22,6 +22,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/seal"
 	"github.com/bedrock-warden/warden/pkg/seal/kmsmac"
 	"github.com/bedrock-warden/warden/pkg/stack"
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 func init() {
@@ -112,7 +113,7 @@ func runRem(ctx context.Context, sub string, args []string, sio *IO) int {
 	case sub == "set":
 		if _, ok := remediation.ParseMode(pos[0]); !ok {
 			msg := fmt.Sprintf("mode %q: want off, dry-run or enforce", pos[0])
-			if s := closest(pos[0], []string{"off", "dry-run", "enforce"}); s != "" {
+			if s := suggest.Closest(pos[0], []string{"off", "dry-run", "enforce"}); s != "" {
 				msg += fmt.Sprintf(" (did you mean %s?)", s)
 			}
 			return fail(sio, name, errors.New(msg))

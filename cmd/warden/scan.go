@@ -21,6 +21,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/rules"
 	"github.com/bedrock-warden/warden/pkg/safetext"
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 func init() {
@@ -160,7 +161,7 @@ func checkRegions(value string, sio *IO) error {
 		}
 		if !policy.ValidRegion(r) {
 			msg := fmt.Sprintf("%q is not an AWS Region name", r)
-			if s := closest(r, history.Regions); s != "" {
+			if s := suggest.Closest(r, history.Regions); s != "" {
 				msg += fmt.Sprintf(": did you mean %s?", s)
 			} else {
 				msg += " (like us-east-1; all reads every Bedrock Region)"

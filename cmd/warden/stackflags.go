@@ -13,6 +13,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/stack"
 	"github.com/bedrock-warden/warden/pkg/stack/cfnsrc"
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 // stackFlags are --stack and --region: which deployment a verb talks to.
@@ -50,7 +51,7 @@ func (s *stackFlags) config(ctx context.Context) (aws.Config, error) {
 	region := strings.TrimSpace(*s.region)
 	if region != "" && !policy.ValidRegion(region) {
 		msg := fmt.Sprintf("--region %q is not an AWS Region name", region)
-		if c := closest(region, history.Regions); c != "" {
+		if c := suggest.Closest(region, history.Regions); c != "" {
 			msg += fmt.Sprintf(": did you mean %s?", c)
 		}
 		return aws.Config{}, errors.New(msg)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/glob"
+	"github.com/bedrock-warden/warden/pkg/suggest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -245,7 +246,7 @@ func (l *loader) oneOf(n *yaml.Node, path, what string, choices []string) (strin
 		}
 	}
 	msg := fmt.Sprintf("%q is not a %s (want %s)", s, what, orList(choices))
-	if near := suggest(s, choices); near != "" {
+	if near := suggest.Closest(s, choices); near != "" {
 		msg += fmt.Sprintf("; did you mean %q?", near)
 	}
 	l.fail(n, path, "%s", msg)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 // maxPolicySize bounds what Load accepts; a real policy is a few KiB.
@@ -192,7 +194,7 @@ func (l *loader) mapping(n *yaml.Node, path string, fields map[string]field) boo
 				where = "the policy"
 			}
 			msg := fmt.Sprintf("unknown key %q in %s", k.Value, where)
-			if s := suggest(k.Value, names); s != "" {
+			if s := suggest.Closest(k.Value, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			l.errs = append(l.errs, &Error{Name: l.name, Line: k.Line, Msg: msg})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/suggest"
 	"gopkg.in/yaml.v3"
 )
 
@@ -152,7 +153,7 @@ func checkErrorCode(s string) string {
 	if slices.Contains(knownErrorCodes, s) {
 		return ""
 	}
-	if near := suggest(s, knownErrorCodes); near != "" {
+	if near := suggest.Closest(s, knownErrorCodes); near != "" {
 		return fmt.Sprintf("unknown error code %q (did you mean %q? CloudTrail's codes are case-sensitive)", s, near)
 	}
 	return ""

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 // Remediation actions a remediation.actions entry may name.
@@ -287,7 +288,7 @@ func checkRuleID(id string) string {
 		return ""
 	}
 	msg := fmt.Sprintf("unknown rule %q", id)
-	if s := suggest(id, ruleIDs()); s != "" {
+	if s := suggest.Closest(id, ruleIDs()); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return msg

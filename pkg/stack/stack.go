@@ -17,6 +17,8 @@ import (
 	"strings"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/bedrock-warden/warden/pkg/suggest"
 )
 
 // Output keys of template.yaml the CLI reads; tests/template_test.go holds
@@ -128,7 +130,7 @@ func Resolve(ctx context.Context, src Source, name, region string) (Stack, error
 				}
 			}
 			sort.Strings(names)
-			nf.Closest = closest(name, names)
+			nf.Closest = suggest.Closest(name, names)
 			nf.Others = names
 		}
 		return Stack{}, nf
@@ -177,43 +179,4 @@ func orUnknown(s string) string {
 		return "the configured Region"
 	}
 	return s
-}
-
-// closest returns the name nearest to s when it is a plausible typo.
-func closest(s string, names []string) string {
-	best, bestDist := "", -1
-	for _, n := range names {
-		d := distance(strings.ToLower(s), strings.ToLower(n))
-		if bestDist < 0 || d < bestDist {
-			best, bestDist = n, d
-		}
-	}
-	if bestDist < 0 || bestDist > 3 || bestDist > max(1, len(s)/3) {
-		return ""
-	}
-	return best
-}
-
-// distance is the Levenshtein distance in bytes.
-func distance(a, b string) int {
-	if len(a) > 128 || len(b) > 128 {
-		return max(len(a), len(b))
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
