@@ -220,20 +220,11 @@ func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {
 }
 
 func summary(fs []findings.Finding) string {
-	if len(fs) == 0 {
-		return "no findings"
-	}
 	counts := map[findings.Severity]int{}
 	for _, f := range fs {
 		counts[f.Severity]++
 	}
-	var parts []string
-	for _, s := range []findings.Severity{findings.Critical, findings.High, findings.Medium, findings.Low, findings.Info} {
-		if counts[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
-		}
-	}
-	return fmt.Sprintf("%s (%s)", plural(len(fs), "finding"), strings.Join(parts, ", "))
+	return severitySummary(len(fs), counts)
 }
 
 // printTable writes the findings as an aligned table, severity coloured

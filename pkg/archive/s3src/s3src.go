@@ -130,3 +130,23 @@ func mentionsKMS(msg string) bool {
 	m := strings.ToLower(msg)
 	return strings.Contains(m, "kms:") || strings.Contains(m, "kms key") || strings.Contains(m, "aws kms") || strings.Contains(m, "ciphertext")
 }
+
+// BucketRegion returns the Region of bucket, from S3's answer to HeadBucket
+// (which names it even when it refuses or redirects), or "" when S3 does
+// not say: requests for a bucket must go to its own Region.
+func BucketRegion(ctx context.Context, cfg aws.Config, bucket string) string {
+	b := New(cfg)
+	c, ok := b.API.(*s3.Client)
+	if !ok {
+		return ""
+	}
+	out, err := c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil {
+		return aws.ToString(out.BucketRegion)
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.Header.Get("X-Amz-Bucket-Region")
+	}
+	return ""
+}
