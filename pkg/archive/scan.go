@@ -605,7 +605,7 @@ func (s *Scanner) judge(ctx context.Context, p Plan, url string, body io.Reader,
 			next = i + 1
 			if it.Err == nil {
 				m.records++
-				if !mayBeJudged(&it.Record) {
+				if !MayConcernBedrock(&it.Record) {
 					m.others++
 					continue
 				}
@@ -641,11 +641,11 @@ func (s *Scanner) judge(ctx context.Context, p Plan, url string, body io.Reader,
 	return next, whole
 }
 
-// mayBeJudged reports whether a record can concern Bedrock Warden: a
+// MayConcernBedrock reports whether a record can concern Bedrock Warden: a
 // Bedrock call, or an IAM call (the API-key creations among them; the
-// rest is counted as another service's by the core). A log file holds
-// every service's calls: the others are not normalised at all.
-func mayBeJudged(r *decode.Record) bool {
+// core counts the rest as another service's). A log file holds every
+// service's calls: the others need not be normalised at all.
+func MayConcernBedrock(r *decode.Record) bool {
 	src := strings.TrimSpace(r.EventSource)
 	return normalize.IsBedrockSource(src) || src == normalize.SourceIAM
 }

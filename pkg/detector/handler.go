@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -79,6 +80,44 @@ const DefaultChunkSize = 1000
 // with an error so Lambda retries and then sends it to the on-failure
 // destination) or an SQS batch (answered with batchItemFailures).
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
+	sqs, failed, _, err := h.run(ctx, decode.Bytes("lambda", payload), false)
+	if !sqs {
+		return nil, err
+	}
+	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for id := range failed {
+		if id != "" {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		}
+	}
+	if err != nil && len(resp.BatchItemFailures) == 0 {
+		// Nothing identifies the failed records: fail the invocation so
+		// the whole batch comes back rather than losing it.
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Stream runs the records of one input that is not a Lambda payload — a
+// CloudTrail log file read from S3 — through the core, the analyzers and
+// the sinks a chunk at a time, as Handle does. A log file holds every
+// service's calls: records of other services are skipped and counted, not
+// rejected. Stream fails when a record could not be decoded or a chunk
+// could not be delivered; the caller then retries the whole input, which
+// is safe (the alert state skips what was already alerted).
+func (h *Handler) Stream(ctx context.Context, items iter.Seq[decode.Item]) (others int, err error) {
+	_, failed, others, err := h.run(ctx, items, true)
+	if err == nil && len(failed) > 0 {
+		err = fmt.Errorf("%d records failed", len(failed))
+	}
+	return others, err
+}
+
+// run is Handle's and Stream's loop: it returns whether the input was an
+// SQS batch, the SQS message ids that must come back, how many records of
+// other services were skipped (only with skipOthers; otherwise they are
+// rejected), and the errors of what cannot be answered per message.
+func (h *Handler) run(ctx context.Context, items iter.Seq[decode.Item], skipOthers bool) (bool, map[string]bool, int, error) {
 	size := h.ChunkSize
 	if size <= 0 {
 		size = DefaultChunkSize
@@ -88,6 +127,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		failed = map[string]bool{}
 		errs   []error
 		b      = &Batch{}
+		others int
 	)
 	flush := func() {
 		if len(b.Events) == 0 && len(b.Errors) == 0 {
@@ -103,7 +143,11 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		}
 		b = &Batch{}
 	}
-	h.Core.Each(decode.Bytes("lambda", payload), func(r *Result, err error) {
+	h.Core.Each(items, func(r *Result, err error) {
+		if err != nil && skipOthers && errors.Is(err, ErrNotBedrock) {
+			others++
+			return
+		}
 		if err != nil {
 			var de *decode.Error
 			if !errors.As(err, &de) {
@@ -121,22 +165,7 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 		}
 	})
 	flush()
-	err := errors.Join(errs...)
-	if !sqs {
-		return nil, err
-	}
-	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for id := range failed {
-		if id != "" {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-		}
-	}
-	if err != nil && len(resp.BatchItemFailures) == 0 {
-		// Nothing identifies the failed records: fail the invocation so
-		// the whole batch comes back rather than losing it.
-		return nil, err
-	}
-	return resp, nil
+	return sqs, failed, others, errors.Join(errs...)
 }
 
 // deliver runs the analyzers and sinks over one chunk. It returns the SQS

@@ -41,6 +41,13 @@ const (
 	// against each usage limit, by Limit (the dashboard's usage widget).
 	LimitTokens = "LimitTokens"
 	LimitUSD    = "LimitUSD"
+	// TrailObjects counts the log files the S3 intake judged;
+	// TrailObjectsSkipped those it left alone, by Reason (a repeated
+	// announcement, a digest); TrailNoticesRejected the notifications it
+	// could not serve, by Reason (they come back, then dead-letter).
+	TrailObjects         = "TrailObjects"
+	TrailObjectsSkipped  = "TrailObjectsSkipped"
+	TrailNoticesRejected = "TrailNoticesRejected"
 )
 
 // Dimension names.

@@ -129,6 +129,12 @@ func Collect(b *detector.Batch) []metrics.Datum {
 
 // Deliver implements detector.Sink.
 func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
+	return m.Put(ctx, Collect(b))
+}
+
+// Put publishes ds as the sink publishes a batch's metrics: EMF lines, or
+// PutMetricData (whose failure is logged, not returned).
+func (m *Metrics) Put(ctx context.Context, ds []metrics.Datum) error {
 	now := time.Now
 	if m.Now != nil {
 		now = m.Now
@@ -137,7 +143,6 @@ func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
 	if ns == "" {
 		ns = metrics.DefaultNamespace
 	}
-	ds := Collect(b)
 	if m.Putter != nil {
 		if err := m.Putter.Put(ctx, now(), ds); err != nil {
 			log := m.Log
@@ -224,21 +229,30 @@ func BuildSinks(ctx context.Context, cfg aws.Config, getenv func(string) string,
 	case topic != "" || table != "":
 		return nil, fmt.Errorf("alerts need both %s and %s (got topic %q, table %q)", EnvTopicARN, EnvTable, topic, table)
 	}
+	if out.Metrics, err = BuildMetrics(cfg, getenv, c); err != nil {
+		return nil, err
+	}
+	if out.Metrics != nil {
+		out.Sinks = append(out.Sinks, out.Metrics)
+	}
+	return out, nil
+}
+
+// BuildMetrics builds the metrics sink of WARDEN_METRICS_MODE and
+// WARDEN_METRICS_NAMESPACE: nil when the mode is off.
+func BuildMetrics(cfg aws.Config, getenv func(string) string, c Clients) (*Metrics, error) {
 	ns := strings.TrimSpace(getenv(EnvMetricsNamespace))
 	if ns == "" {
 		ns = metrics.DefaultNamespace
 	}
 	switch mode := strings.ToLower(strings.TrimSpace(getenv(EnvMetricsMode))); mode {
 	case "", MetricsEMF:
-		out.Metrics = &Metrics{Namespace: ns, Out: c.EMFOut, Now: c.Now}
+		return &Metrics{Namespace: ns, Out: c.EMFOut, Now: c.Now}, nil
 	case MetricsAPI:
-		out.Metrics = &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now, Log: c.Log}
+		return &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now, Log: c.Log}, nil
 	case MetricsOff:
+		return nil, nil
 	default:
 		return nil, fmt.Errorf("%s %q: want %s, %s or %s", EnvMetricsMode, mode, MetricsEMF, MetricsAPI, MetricsOff)
 	}
-	if out.Metrics != nil {
-		out.Sinks = append(out.Sinks, out.Metrics)
-	}
-	return out, nil
 }

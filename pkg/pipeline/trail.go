@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/bedrock-warden/warden/pkg/archive/intake"
+	"github.com/bedrock-warden/warden/pkg/archive/intake/objectdb"
+	"github.com/bedrock-warden/warden/pkg/archive/s3src"
+	"github.com/bedrock-warden/warden/pkg/detector"
+	"github.com/bedrock-warden/warden/pkg/lambdaenv"
+	"github.com/bedrock-warden/warden/pkg/outputs"
+	"github.com/bedrock-warden/warden/pkg/policy"
+)
+
+// TrailChunkDeadline bounds the delivery of each chunk of a log file (see
+// intake.WithDeadline): shorter than the alert claim's lease
+// (state.DefaultLease, 45 s), as the detector's whole timeout is.
+const TrailChunkDeadline = 30 * time.Second
+
+// TrailClients are the S3 intake's client options beyond the outputs'.
+type TrailClients struct {
+	outputs.Clients
+	S3 []func(*s3.Options)
+}
+
+// Trail builds the S3 intake's pipeline for policy p: the detector's
+// (Detector: the same core, analyzers and sinks), each sink bounded by
+// TrailChunkDeadline.
+func Trail(ctx context.Context, cfg aws.Config, getenv func(string) string, p *policy.Policy, c outputs.Clients) (*detector.Handler, error) {
+	h, err := Detector(ctx, cfg, getenv, p, c)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range h.Sinks {
+		h.Sinks[i] = intake.WithDeadline(s, TrailChunkDeadline)
+	}
+	return h, nil
+}
+
+// NewLiveTrail builds the S3 intake's handler (functions/trail): the
+// trail bucket from intake.ConfigFromEnv, read with the function's role;
+// the pipeline (Trail) kept current with the policy in force; the judged
+// log files marked in the state table (WARDEN_TABLE); the intake's own
+// counters on the metrics sink.
+func NewLiveTrail(ctx context.Context, env *lambdaenv.Env, c TrailClients) (*intake.Handler, error) {
+	conf, err := intake.ConfigFromEnv(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	live, err := lambdaenv.Rebuild(env, func(p *policy.Policy) (*detector.Handler, error) {
+		return Trail(ctx, env.AWS, env.Getenv, p, c.Clients)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Invalid policy versions are reported through an alerter of the
+	// pipeline's sinks (the same alert path).
+	if out, err := outputs.BuildSinks(ctx, env.AWS, env.Getenv, env.Policy, c.Clients); err == nil && out.Alerter != nil {
+		env.ReportRejectedPolicies(ctx, out.Alerter)
+	}
+	h := &intake.Handler{
+		Trail:          conf.Trail,
+		Pipeline:       live.Get,
+		Bucket:         s3src.New(env.AWS, c.S3...),
+		MaxObjectBytes: conf.MaxObjectBytes,
+		Now:            c.Now,
+		Log:            c.Log,
+	}
+	if table := env.Getenv(outputs.EnvTable); table != "" {
+		h.Marks = objectdb.New(env.AWS, table, c.DynamoDB...)
+	}
+	m, err := outputs.BuildMetrics(env.AWS, env.Getenv, c.Clients)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil { // not a typed nil in the interface
+		h.Metrics = m
+	}
+	return h, nil
+}
