@@ -17,15 +17,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/bedrock-warden/warden/pkg/archive/intake/assemble"
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
-	"github.com/bedrock-warden/warden/pkg/pipeline"
 )
 
 func main() {
 	ctx := context.Background()
 	env := lambdaenv.MustLoad(ctx)
-	h, err := pipeline.NewLiveTrail(ctx, env, pipeline.TrailClients{Clients: outputs.Clients{Log: env.Log}})
+	h, err := assemble.Handler(ctx, env, assemble.Clients{Clients: outputs.Clients{Log: env.Log}})
 	if err != nil {
 		env.Fatal("trail intake", err)
 	}

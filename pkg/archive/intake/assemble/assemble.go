@@ -1,4 +1,8 @@
-package pipeline
+// Package assemble builds the S3 intake's handler (functions/trail) from
+// its environment: the trail bucket read with the function's role, the
+// detector's pipeline kept current with the policy, the judged log files
+// marked in the state table.
+package assemble
 
 import (
 	"context"
@@ -13,46 +17,47 @@ import (
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
+	"github.com/bedrock-warden/warden/pkg/pipeline"
 	"github.com/bedrock-warden/warden/pkg/policy"
 )
 
-// TrailChunkDeadline bounds the delivery of each chunk of a log file (see
+// ChunkDeadline bounds the delivery of each chunk of a log file (see
 // intake.WithDeadline): shorter than the alert claim's lease
 // (state.DefaultLease, 45 s), as the detector's whole timeout is.
-const TrailChunkDeadline = 30 * time.Second
+const ChunkDeadline = 30 * time.Second
 
-// TrailClients are the S3 intake's client options beyond the outputs'.
-type TrailClients struct {
+// Clients are the S3 intake's client options beyond the outputs'.
+type Clients struct {
 	outputs.Clients
 	S3 []func(*s3.Options)
 }
 
-// Trail builds the S3 intake's pipeline for policy p: the detector's
-// (Detector: the same core, analyzers and sinks), each sink bounded by
-// TrailChunkDeadline.
-func Trail(ctx context.Context, cfg aws.Config, getenv func(string) string, p *policy.Policy, c outputs.Clients) (*detector.Handler, error) {
-	h, err := Detector(ctx, cfg, getenv, p, c)
+// Pipeline builds the S3 intake's pipeline for policy p: the detector's
+// (pipeline.Detector: the same core, analyzers and sinks), each sink
+// bounded by ChunkDeadline.
+func Pipeline(ctx context.Context, cfg aws.Config, getenv func(string) string, p *policy.Policy, c outputs.Clients) (*detector.Handler, error) {
+	h, err := pipeline.Detector(ctx, cfg, getenv, p, c)
 	if err != nil {
 		return nil, err
 	}
 	for i, s := range h.Sinks {
-		h.Sinks[i] = intake.WithDeadline(s, TrailChunkDeadline)
+		h.Sinks[i] = intake.WithDeadline(s, ChunkDeadline)
 	}
 	return h, nil
 }
 
-// NewLiveTrail builds the S3 intake's handler (functions/trail): the
-// trail bucket from intake.ConfigFromEnv, read with the function's role;
-// the pipeline (Trail) kept current with the policy in force; the judged
+// Handler builds the S3 intake's handler (functions/trail): the trail
+// bucket from intake.ConfigFromEnv, read with the function's role; the
+// pipeline (Pipeline) kept current with the policy in force; the judged
 // log files marked in the state table (WARDEN_TABLE); the intake's own
 // counters on the metrics sink.
-func NewLiveTrail(ctx context.Context, env *lambdaenv.Env, c TrailClients) (*intake.Handler, error) {
+func Handler(ctx context.Context, env *lambdaenv.Env, c Clients) (*intake.Handler, error) {
 	conf, err := intake.ConfigFromEnv(env.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	live, err := lambdaenv.Rebuild(env, func(p *policy.Policy) (*detector.Handler, error) {
-		return Trail(ctx, env.AWS, env.Getenv, p, c.Clients)
+		return Pipeline(ctx, env.AWS, env.Getenv, p, c.Clients)
 	})
 	if err != nil {
 		return nil, err
