@@ -208,8 +208,11 @@ func TestTrailIntakeEndToEnd(t *testing.T) {
 		t.Fatalf("%d alerts, want 1", len(msgs))
 	}
 	m := msgs[0]
+	// Remediable: the central remediator receives it and refuses it with
+	// the plan, as the principal is in another account.
 	if m.Attributes["rule"].StringValue != findings.RuleUnauthorizedModel || m.Attributes["account"].StringValue != memberAcct ||
-		m.Attributes[seal.AttrMAC].StringValue == "" || !strings.Contains(m.Subject, "app-chat") {
+		m.Attributes[seal.AttrMAC].StringValue == "" || !strings.Contains(m.Subject, "app-chat") ||
+		m.Attributes[findings.AttrRemediable].StringValue != "true" {
 		t.Fatalf("alert %q attributes %+v", m.Subject, m.Attributes)
 	}
 	if !strings.Contains(r.emf.String(), `"TrailObjects"`) {
@@ -334,6 +337,36 @@ func TestTrailIntakeChunkDeadlineFitsTheAlertLease(t *testing.T) {
 	fmt.Sscan(fmt.Sprint(props(res["TrailQueue"])["VisibilityTimeout"]), &visibility)
 	if time.Duration(timeout)*time.Second <= assemble.ChunkDeadline || visibility < 6*timeout {
 		t.Errorf("trail timeout %ds, queue visibility %ds: want a timeout above the chunk deadline and a visibility of 6 timeouts", timeout, visibility)
+	}
+}
+
+// TestTrailForgedLogFileNeverReachesTheRemediator: anyone who may put
+// objects in the trail bucket can write a log file naming a principal of
+// the stack's own account — the one account its remediator changes. The
+// intake alerts it (sealed: it is the stack's own finding) but never as
+// remediable, so the remediator, subscribed to remediable alerts only,
+// never acts on a log file; even a record claiming a member account as
+// its recipient does not make a principal of the stack's account
+// remediable.
+func TestTrailForgedLogFileNeverReachesTheRemediator(t *testing.T) {
+	r := newTrailRig(t)
+	r.receive(t)
+	admin := trailRecord(t, "invoke-model-unapproved-opus.json", centralAcct, "evt-forged-1")
+	claimsMember := bytes.Replace(trailRecord(t, "invoke-model-unapproved-opus.json", centralAcct, "evt-forged-2"),
+		[]byte(`"recipientAccountId":"`+centralAcct+`"`), []byte(`"recipientAccountId":"`+memberAcct+`"`), 1)
+	claimsMember = bytes.ReplaceAll(claimsMember, []byte("role/app-chat"), []byte("role/app-batch"))
+	r.put(t, centralAcct, admin, claimsMember)
+	if failed := r.handle(t, r.receive(t)); len(failed) != 0 {
+		t.Fatalf("failed %v", failed)
+	}
+	msgs := r.alerts(t)
+	if len(msgs) != 2 {
+		t.Fatalf("%d alerts, want 2", len(msgs))
+	}
+	for _, m := range msgs {
+		if m.Attributes[findings.AttrRemediable].StringValue != "false" || m.Attributes[seal.AttrMAC].StringValue == "" {
+			t.Errorf("alert %q: remediable %q, sealed %v", m.Subject, m.Attributes[findings.AttrRemediable].StringValue, m.Attributes[seal.AttrMAC].StringValue != "")
+		}
 	}
 }
 

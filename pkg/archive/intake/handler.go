@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/bedrock-warden/warden/pkg/archive"
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
+	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/metrics"
 )
 
@@ -238,4 +240,18 @@ func (s deadlineSink) Deliver(ctx context.Context, b *detector.Batch) error {
 	ctx, cancel := context.WithTimeout(ctx, s.d)
 	defer cancel()
 	return s.Sink.Deliver(ctx, b)
+}
+
+// Remediable reports whether a finding of the S3 intake may be remediable
+// in a stack of account own: only when its principal (by its ARN, as the
+// remediator's guard reads it) is in another account. The remediator acts
+// only in its own account and refuses the others with the plan; a finding
+// about a principal of its own account from a log file is alerted but
+// never handed to it, since an S3 object is not authenticated — whoever
+// may put objects in the trail bucket could write one naming any
+// principal. Remediation in the stack's account comes only from events
+// CloudTrail delivers through EventBridge (a per-account stack).
+func Remediable(f *findings.Finding, own string) bool {
+	a, err := arn.Parse(f.Principal)
+	return err == nil && own != "" && a.AccountID != "" && a.AccountID != own
 }

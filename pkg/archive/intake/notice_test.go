@@ -3,6 +3,8 @@ package intake
 import (
 	"errors"
 	"testing"
+
+	"github.com/bedrock-warden/warden/pkg/findings"
 )
 
 func TestParseNotice(t *testing.T) {
@@ -61,5 +63,31 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 	if _, err := ConfigFromEnv(env(map[string]string{EnvBucket: "b", EnvMaxObjectBytes: "12"})); err == nil {
 		t.Error("a 12-byte limit accepted")
+	}
+}
+
+// TestRemediableOnlyForOtherAccounts: a log file's finding reaches the
+// remediator (which refuses it with the plan) only when its principal is in
+// another account than the stack's, whatever account the record claims;
+// never when it names the stack's own account or cannot be placed.
+func TestRemediableOnlyForOtherAccounts(t *testing.T) {
+	const own = "999988887777"
+	for _, c := range []struct {
+		principal, account string
+		want               bool
+	}{
+		{"arn:aws:iam::444455556666:role/app-chat", "444455556666", true},
+		{"arn:aws:iam::999988887777:role/Admin", "999988887777", false},
+		{"arn:aws:iam::999988887777:role/Admin", "444455556666", false}, // a forged recipient account
+		{"bedrock.amazonaws.com", "444455556666", false},
+		{"", "444455556666", false},
+	} {
+		f := &findings.Finding{Principal: c.principal, Account: c.account}
+		if got := Remediable(f, own); got != c.want {
+			t.Errorf("%s in %s: remediable %v", c.principal, c.account, got)
+		}
+	}
+	if Remediable(&findings.Finding{Principal: "arn:aws:iam::444455556666:role/app-chat"}, "") {
+		t.Error("remediable although the stack's account is unknown")
 	}
 }

@@ -6,15 +6,18 @@ package assemble
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/bedrock-warden/warden/pkg/archive/intake"
 	"github.com/bedrock-warden/warden/pkg/archive/intake/objectdb"
 	"github.com/bedrock-warden/warden/pkg/archive/s3src"
 	"github.com/bedrock-warden/warden/pkg/detector"
+	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
 	"github.com/bedrock-warden/warden/pkg/pipeline"
@@ -40,10 +43,24 @@ func Pipeline(ctx context.Context, cfg aws.Config, getenv func(string) string, p
 	if err != nil {
 		return nil, err
 	}
+	own := ownAccount(getenv)
 	for i, s := range h.Sinks {
+		if a, ok := s.(*outputs.Alerter); ok {
+			a.Remediable = func(f *findings.Finding) bool { return intake.Remediable(f, own) }
+		}
 		h.Sinks[i] = intake.WithDeadline(s, ChunkDeadline)
 	}
 	return h, nil
+}
+
+// ownAccount is the stack's account, from its alert topic's ARN ("" when
+// unknown: then nothing the intake finds is remediable).
+func ownAccount(getenv func(string) string) string {
+	a, err := arn.Parse(strings.TrimSpace(getenv(outputs.EnvTopicARN)))
+	if err != nil {
+		return ""
+	}
+	return a.AccountID
 }
 
 // Handler builds the S3 intake's handler (functions/trail): the trail
