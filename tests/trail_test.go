@@ -24,10 +24,12 @@ import (
 	"github.com/bedrock-warden/warden/pkg/archive/intake"
 	"github.com/bedrock-warden/warden/pkg/archive/intake/assemble"
 	"github.com/bedrock-warden/warden/pkg/findings"
+	"github.com/bedrock-warden/warden/pkg/heartbeat"
 	"github.com/bedrock-warden/warden/pkg/lambdaenv"
 	"github.com/bedrock-warden/warden/pkg/outputs"
 	"github.com/bedrock-warden/warden/pkg/pipeline"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/reconcile"
 	"github.com/bedrock-warden/warden/pkg/seal"
 	"github.com/bedrock-warden/warden/pkg/state"
 )
@@ -215,8 +217,11 @@ func TestTrailIntakeEndToEnd(t *testing.T) {
 		m.Attributes[findings.AttrRemediable].StringValue != "true" {
 		t.Fatalf("alert %q attributes %+v", m.Subject, m.Attributes)
 	}
-	if !strings.Contains(r.emf.String(), `"TrailObjects"`) {
-		t.Errorf("no TrailObjects metric:\n%s", r.emf.String())
+	// Metrics per member account, and the intake's own.
+	for _, want := range []string{`"TrailObjects"`, `"Account":"` + memberAcct + `"`} {
+		if !strings.Contains(r.emf.String(), want) {
+			t.Errorf("no %s in the metrics:\n%s", want, r.emf.String())
+		}
 	}
 
 	// The same announcement again (SQS redelivery, a second notification).
@@ -455,6 +460,28 @@ func TestTrailObjectsRulePattern(t *testing.T) {
 			if err != nil || got != c.want {
 				t.Errorf("prefix %q, %s: matches %v (%v), want %v", prefix, c.name, got, err, c.want)
 			}
+		}
+	}
+}
+
+// TestHeartbeatGraceFollowsTheIntake: with Intake=s3 the heartbeat waits
+// heartbeat.S3Grace before it misses CloudTrail activity (log files reach
+// S3 minutes after the calls), otherwise heartbeat.Grace.
+func TestHeartbeatGraceFollowsTheIntake(t *testing.T) {
+	env := props(loadTemplate(t).resources()["ReconcilerFunction"])["Environment"].(map[string]any)["Variables"].(map[string]any)
+	fi, _ := env[reconcile.EnvHeartbeatGrace].(map[string]any)["Fn::If"].([]any)
+	if len(fi) != 3 || fi[0] != "UseS3Intake" {
+		t.Fatalf("%s = %v", reconcile.EnvHeartbeatGrace, env[reconcile.EnvHeartbeatGrace])
+	}
+	for i, want := range []time.Duration{heartbeat.S3Grace, heartbeat.Grace} {
+		c, err := reconcile.ConfigFromEnv(func(k string) string {
+			if k == reconcile.EnvHeartbeatGrace {
+				return fmt.Sprint(fi[i+1])
+			}
+			return ""
+		}, "us-east-1")
+		if err != nil || c.HeartbeatGrace != want {
+			t.Errorf("%v: grace %s (%v), want %s", fi[i+1], c.HeartbeatGrace, err, want)
 		}
 	}
 }

@@ -4,7 +4,8 @@
 // data with PutMetricData instead.
 //
 // Cardinality is bounded by design: dimensions are rule, severity, base
-// model and region, never a principal or an event id.
+// model, region and (for an organisation's stack) account, never a
+// principal or an event id.
 package metrics
 
 import (
@@ -58,6 +59,10 @@ const (
 	DimSeverity = "Severity"
 	DimReason   = "Reason"
 	DimLimit    = "Limit" // a usage limit's name: bounded by the policy
+	// DimAccount is the account of an organisation trail's record, for a
+	// stack that judges every member account (Intake=s3): bounded by the
+	// organisation.
+	DimAccount = "Account"
 )
 
 // UnitCount is the unit of every Bedrock Warden metric.

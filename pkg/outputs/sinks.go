@@ -66,6 +66,10 @@ type Metrics struct {
 	// Log receives PutMetricData failures: metrics are best effort, and a
 	// failure must not bring back a batch whose alerts already went out.
 	Log *slog.Logger
+	// ByAccount adds Invocations and Findings by Account (CollectByAccount)
+	// for a stack that judges an organisation's accounts (Intake=s3): one
+	// metric per account with activity, bounded by the organisation.
+	ByAccount bool
 }
 
 var _ detector.Sink = (*Metrics)(nil)
@@ -127,9 +131,28 @@ func Collect(b *detector.Batch) []metrics.Datum {
 	return s.Datums()
 }
 
+// CollectByAccount returns the batch's invocations and findings by
+// account (the member account of an organisation trail's record).
+func CollectByAccount(b *detector.Batch) []metrics.Datum {
+	var s metrics.Set
+	for i := range b.Events {
+		if ev := &b.Events[i]; ev.Category == normalize.CategoryInvocation {
+			s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimAccount, Value: ev.Account})
+		}
+	}
+	for i := range b.Findings {
+		s.Add(metrics.Findings, 1, metrics.Dimension{Name: metrics.DimAccount, Value: b.Findings[i].Account})
+	}
+	return s.Datums()
+}
+
 // Deliver implements detector.Sink.
 func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
-	return m.Put(ctx, Collect(b))
+	ds := Collect(b)
+	if m.ByAccount {
+		ds = append(ds, CollectByAccount(b)...)
+	}
+	return m.Put(ctx, ds)
 }
 
 // Put publishes ds as the sink publishes a batch's metrics: EMF lines, or

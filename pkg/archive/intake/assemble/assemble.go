@@ -45,8 +45,11 @@ func Pipeline(ctx context.Context, cfg aws.Config, getenv func(string) string, p
 	}
 	own := ownAccount(getenv)
 	for i, s := range h.Sinks {
-		if a, ok := s.(*outputs.Alerter); ok {
-			a.Remediable = func(f *findings.Finding) bool { return intake.Remediable(f, own) }
+		switch s := s.(type) {
+		case *outputs.Alerter:
+			s.Remediable = func(f *findings.Finding) bool { return intake.Remediable(f, own) }
+		case *outputs.Metrics:
+			s.ByAccount = true // an organisation's accounts
 		}
 		h.Sinks[i] = intake.WithDeadline(s, ChunkDeadline)
 	}
