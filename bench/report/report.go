@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bedrock-warden/warden/bench/archivescan"
 	"github.com/bedrock-warden/warden/bench/auditrun"
 	"github.com/bedrock-warden/warden/bench/awscalls"
 	"github.com/bedrock-warden/warden/bench/coldstart"
@@ -124,7 +125,12 @@ type Results struct {
 	// measured; AuditErr says why).
 	Audit    *auditrun.Result
 	AuditErr string
-	Notes    []string
+	// Archive is `warden scan --from s3://` against `warden check`, one
+	// per archive mix, the goal's (a realistic share of other services'
+	// records) first (empty when not measured; ArchiveErr says why).
+	Archive    []archivescan.Result
+	ArchiveErr string
+	Notes      []string
 }
 
 // Bench returns the benchmark with key, if measured.
@@ -230,7 +236,7 @@ func Goals(r *Results) []Goal {
 	} else {
 		out = append(out, Goal{"warden audit, 2,000 roles × 5 policies, local IAM: evaluator < 5 % of the run", "–", NotMeasured})
 	}
-	return out
+	return append(out, archiveGoals(r)...)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
@@ -379,6 +385,7 @@ func Write(w io.Writer, r *Results) error {
 		p("Not measured: %s\n\n", r.AWSErr)
 	}
 	writeAudit(p, r)
+	writeArchive(p, r)
 	if len(r.Notes) > 0 {
 		p("## Notes\n\n")
 		for _, n := range r.Notes {

@@ -157,8 +157,8 @@ func printArchiveSummary(w io.Writer, loc archive.Location, plan archive.Plan, s
 		if sum.Covered.IsZero() {
 			fmt.Fprintf(w, "warden scan: interrupted before any log file of %s was read\n", loc.URL())
 		} else {
-			fmt.Fprintf(w, "warden scan: interrupted after %s of %s: every log file delivered before %s was read (calls made before %s are covered); resume with --since %s\n",
-				plural(sum.Read, "log file"), plural(sum.Listed, "listed"),
+			fmt.Fprintf(w, "warden scan: interrupted after %s of %d listed: every log file delivered before %s was read (calls made before %s are covered); resume with --since %s\n",
+				plural(sum.Read, "log file"), sum.Listed,
 				sum.Covered.Format(time.RFC3339), sum.Covered.Add(-archive.DeliveryHorizon).Format(time.RFC3339),
 				sum.Covered.Add(-archive.DeliveryHorizon).Format(time.RFC3339))
 		}

@@ -44,7 +44,7 @@ func archiveAt(t *testing.T, root string) (files []corpus.ArchiveFile, dir strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err = corpus.Archive(evs, root, "o-abcdef1234", 23)
+	files, err = corpus.Archive(evs, corpus.ArchiveOptions{Root: root, Org: "o-abcdef1234", Seed: 23, Others: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,17 +29,31 @@ const FallbackAccount = "999988887777"
 // account and Region.
 const ArchiveWindow = 5 * time.Minute
 
-// Archive lays events out as an organisation trail delivers them to S3
-// (root "" or ending in "/", org "" for an account trail): the records of
-// each account and Region, a file per ArchiveWindow of call time, each
-// delivered 1 to 9 minutes after its window ends (seeded), named and
-// filed by delivery time:
+// ArchiveOptions say how an archive is laid out.
+type ArchiveOptions struct {
+	// Root is the trail's key prefix ("" or ending in "/"); Org the
+	// organisation id ("" for an account's trail).
+	Root, Org string
+	Seed      int64
+	// Others is how many records of other services (STS, S3, EC2, KMS,
+	// CloudWatch Logs, all read-only calls by application roles) each
+	// Bedrock record comes with, as in a real trail where Bedrock is a
+	// small share of the calls.
+	Others int
+}
+
+// Archive lays events out as an organisation trail delivers them to S3:
+// the records of each account and Region, a file per ArchiveWindow of call
+// time, each delivered 1 to 9 minutes after its window ends (seeded),
+// named and filed by delivery time:
 //
 //	ROOT/AWSLogs/[ORG/]ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz
 //
-// The files come in key order. The same events and seed give the same
+// The files come in key order. The same events and options give the same
 // bytes.
-func Archive(events []Event, root, org string, seed int64) ([]ArchiveFile, error) {
+func Archive(events []Event, o ArchiveOptions) ([]ArchiveFile, error) {
+	root, org, seed := o.Root, o.Org, o.Seed
+	other := newGen(seed ^ 0x6f74686572)
 	type group struct {
 		account, region string
 		window          time.Time
@@ -75,6 +89,18 @@ func Archive(events []Event, root, org string, seed int64) ([]ArchiveFile, error
 		}
 		g.records = append(g.records, env.Detail)
 		g.times = append(g.times, rec.EventTime)
+		for range o.Others {
+			at := rec.EventTime.Add(-time.Duration(other.rng.IntN(60_000)) * time.Millisecond)
+			if at.Before(w) {
+				at = w
+			}
+			b, err := json.Marshal(other.otherRecord(account, rec.AWSRegion, at))
+			if err != nil {
+				return nil, err
+			}
+			g.records = append(g.records, b)
+			g.times = append(g.times, at)
+		}
 	}
 	keys := make([]string, 0, len(groups))
 	for k := range groups {
@@ -123,4 +149,22 @@ func Archive(events []Event, root, org string, seed int64) ([]ArchiveFile, error
 	}
 	slices.SortFunc(out, func(a, b ArchiveFile) int { return strings.Compare(a.Key, b.Key) })
 	return out, nil
+}
+
+// otherCalls are the other services' calls an archive mixes in.
+var otherCalls = []struct{ source, name string }{
+	{"sts.amazonaws.com", "AssumeRole"}, {"s3.amazonaws.com", "GetBucketLocation"}, {"ec2.amazonaws.com", "DescribeInstances"},
+	{"kms.amazonaws.com", "Decrypt"}, {"logs.amazonaws.com", "DescribeLogGroups"}, {"dynamodb.amazonaws.com", "DescribeTable"},
+	{"lambda.amazonaws.com", "GetFunction"}, {"ssm.amazonaws.com", "GetParameter"},
+}
+
+// otherRecord is a read-only call of another service by an application
+// role of account, at t.
+func (g *gen) otherRecord(account, region string, t time.Time) record {
+	call := pick(g, otherCalls)
+	r := g.common(account, g.assumedRole(account, "/", pick(g, appRoles), pick(g, sessionNames)), region, call.name)
+	r.EventSource = call.source
+	r.EventTime = t.UTC().Format(time.RFC3339)
+	r.ReadOnly = true
+	return r
 }

@@ -280,16 +280,17 @@ func TestWriteJSONLAndSQSBatch(t *testing.T) {
 // after every call it holds.
 func TestArchiveLayout(t *testing.T) {
 	evs := mustGenerate(t, 9, 3000, Standard)
-	files, err := Archive(evs, "trail/", "o-abcdef1234", 9)
+	files, err := Archive(evs, ArchiveOptions{Root: "trail/", Org: "o-abcdef1234", Seed: 9, Others: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _ := Archive(evs, "trail/", "o-abcdef1234", 9)
+	again, _ := Archive(evs, ArchiveOptions{Root: "trail/", Org: "o-abcdef1234", Seed: 9, Others: 3})
 	if len(again) != len(files) || again[0].Key != files[0].Key || !bytes.Equal(again[0].Body, files[0].Body) {
 		t.Fatal("the same events and seed give other files")
 	}
 	seen := map[string]bool{}
 	accounts := map[string]bool{}
+	bedrock := 0
 	for _, f := range files {
 		lf, ok := archive.ParseKey(f.Key)
 		if !ok || lf.Kind != archive.KindLog || lf.Root != "trail/" || lf.Org != "o-abcdef1234" || !lf.Delivered.Equal(f.Delivered) {
@@ -302,6 +303,9 @@ func TestArchiveLayout(t *testing.T) {
 				t.Fatalf("%s: %v", f.Key, it.Err)
 			}
 			n++
+			if strings.HasPrefix(it.Record.EventSource, "bedrock") {
+				bedrock++
+			}
 			if seen[it.Record.EventID] {
 				t.Fatalf("event %s in two files", it.Record.EventID)
 			}
@@ -317,7 +321,8 @@ func TestArchiveLayout(t *testing.T) {
 			t.Fatalf("%s: %d records, says %d", f.Key, n, f.Records)
 		}
 	}
-	if len(seen) != len(evs) || len(accounts) < 3 {
-		t.Fatalf("%d events in the archive of %d, %d accounts", len(seen), len(evs), len(accounts))
+	// Each Bedrock event comes with three calls of other services.
+	if bedrock != len(evs) || len(seen) != 4*len(evs) || len(accounts) < 3 {
+		t.Fatalf("%d Bedrock records and %d in all in the archive of %d events, %d accounts", bedrock, len(seen), len(evs), len(accounts))
 	}
 }

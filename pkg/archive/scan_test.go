@@ -67,7 +67,7 @@ func newTestArchiveOn(t *testing.T, srv *motoserver.Server, opts ...func(*s3.Put
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := corpus.Archive(evs, "", testOrg, 17)
+	files, err := corpus.Archive(evs, corpus.ArchiveOptions{Org: testOrg, Seed: 17, Others: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,6 +224,9 @@ func expected(t *testing.T, files []corpus.ArchiveFile, p *policy.Policy, since,
 			}
 		}
 		core.Each(items, func(r *detector.Result, err error) {
+			if errors.Is(err, detector.ErrNotBedrock) {
+				return // another service's call
+			}
 			if err != nil {
 				t.Fatalf("%s: %v", f.Key, err)
 			}
@@ -398,7 +401,7 @@ func TestScanReportsACorruptObjectByKeyAndRetriesACutRead(t *testing.T) {
 	if len(sum.Failures) != 1 || sum.Failures[0].URL != url || sum.Failures[0].Attempts != 1 || sum.Failed != 1 {
 		t.Fatalf("failures %v", sum.Failures)
 	}
-	if len(problems) != 1 || !strings.HasPrefix(problems[0], url+": ") || strings.Count(problems[0], url) != 1 || !strings.Contains(problems[0], "corrupt") {
+	if len(problems) != 1 || !strings.HasPrefix(problems[0], url+": ") || strings.Count(problems[0], url) != 1 || !strings.Contains(problems[0], "read after") {
 		t.Errorf("problems reported: %q", problems)
 	}
 	opened := 0
