@@ -222,8 +222,12 @@ func archiveProgress(w io.Writer, loc archive.Location) func(archive.Progress) {
 // archiveProgressLine formats a scan's progress: objects, bytes, rate,
 // findings, ETA.
 func archiveProgressLine(loc archive.Location, p archive.Progress) string {
-	line := fmt.Sprintf("scanning %s: %d/%d log files (day %d of %d listed), %s, %.0f records/s, %d Bedrock events, %s",
-		loc.URL(), p.Read+p.Failed, p.Listed, p.DaysListed, p.Days, byteSize(p.Bytes), p.Rate(), p.Events, plural(p.Findings, "finding"))
+	events := 0.0
+	if p.Elapsed > 0 {
+		events = float64(p.Events) / p.Elapsed.Seconds()
+	}
+	line := fmt.Sprintf("scanning %s: %d/%d log files (day %d of %d listed), %s, %.0f records/s, %d Bedrock events (%.0f/s), %s",
+		loc.URL(), p.Read+p.Failed, p.Listed, p.DaysListed, p.Days, byteSize(p.Bytes), p.Rate(), p.Events, events, plural(p.Findings, "finding"))
 	if eta := p.ETA(); eta > 0 {
 		line += ", ETA " + eta.Round(time.Second).String()
 	}

@@ -171,7 +171,7 @@ func TestScanArchiveFlags(t *testing.T) {
 
 func TestArchiveProgressLine(t *testing.T) {
 	line := archiveProgressLine(mustLocation(t, "s3://b-u-c/logs"), archiveProgressSample())
-	for _, want := range []string{"scanning s3://b-u-c/logs/: 40/100 log files (day 2 of 4 listed)", "2.0 MiB", "5000 records/s", "120 Bedrock events", "3 findings", "ETA 1m40s"} {
+	for _, want := range []string{"scanning s3://b-u-c/logs/: 40/100 log files (day 2 of 4 listed)", "2.0 MiB", "5000 records/s", "120 Bedrock events (12/s)", "3 findings", "ETA 1m40s"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("progress %q lacks %q", line, want)
 		}
