@@ -31,8 +31,9 @@ const (
 //
 // Objects are listed a day folder at a time (every partition of a day at
 // once), sorted by delivery time and read in that order by Concurrency
-// workers, each streaming its object through the decoder: memory holds two
-// days' listings, the objects being read, the recon and invocation events
+// workers, each streaming its object through the decoder: memory holds at
+// most three days' listings (the day being read, the next one, and the one
+// being listed), the objects being read, the recon and invocation events
 // of the last DeliveryHorizon and the window before it, and nothing else.
 type Scanner struct {
 	Bucket Bucket
