@@ -70,6 +70,7 @@ build-ReconcilerFunction: lambda-reconciler
 build-SentinelFunction: lambda-sentinel
 build-PostureFunction: lambda-posture
 build-UsageFunction: lambda-usage
+build-TrailFunction: lambda-trail
 
 ## bench: throughput, allocations, cold start, RSS and AWS calls; writes BENCHMARKS.md
 bench:

@@ -24,10 +24,16 @@ func TestApiKeyRulePattern(t *testing.T) {
 	if rule == nil {
 		t.Fatal("template has no BedrockApiKeyEventsRule")
 	}
-	if rule["Condition"] != "InUsEast1" {
-		t.Fatalf("BedrockApiKeyEventsRule condition = %v, want InUsEast1", rule["Condition"])
+	// In us-east-1, unless the stack reads an organisation trail's log
+	// files instead (Intake=s3), which hold the IAM events too.
+	if rule["Condition"] != "EventBridgeIntakeInUsEast1" {
+		t.Fatalf("BedrockApiKeyEventsRule condition = %v, want EventBridgeIntakeInUsEast1", rule["Condition"])
 	}
-	cond := fmt.Sprint(tpl["Conditions"].(map[string]any)["InUsEast1"])
+	conds := tpl["Conditions"].(map[string]any)
+	if c := fmt.Sprint(conds["EventBridgeIntakeInUsEast1"]); c != "map[Fn::And:[map[Condition:UseEventBridgeIntake] map[Condition:InUsEast1]]]" {
+		t.Fatalf("EventBridgeIntakeInUsEast1 = %s", c)
+	}
+	cond := fmt.Sprint(conds["InUsEast1"])
 	if cond != "map[Fn::Equals:[map[Ref:AWS::Region] us-east-1]]" {
 		t.Fatalf("InUsEast1 = %s", cond)
 	}

@@ -272,6 +272,17 @@ var reviewed = map[string][]string{
 		"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt", "ssm:GetParameter", "sqs:SendMessage", "kms:GenerateMac",
 		"ssm:GetParameterHistory", "securityhub:BatchImportFindings", "securityhub:GetFindings",
 	},
+	// The S3 intake (issue 17): the detector's grants, the trail queue,
+	// and read-only access to the trail's log files (kms:Decrypt on the
+	// trail's key, through S3 only) — no S3 write, no listing.
+	"trail": {
+		"logs:CreateLogStream", "logs:PutLogEvents",
+		"s3:GetObject", "kms:Decrypt",
+		"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility",
+		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem",
+		"sns:Publish", "kms:GenerateDataKey", "cloudwatch:PutMetricData", "ssm:GetParameter", "ssm:GetParameterHistory",
+		"kms:GenerateMac", "securityhub:BatchImportFindings", "securityhub:GetFindings",
+	},
 	// Read-only IAM and Organizations: the audit never writes IAM.
 	"posture": {
 		"logs:CreateLogStream", "logs:PutLogEvents",

@@ -165,7 +165,7 @@ func principalsOf(t *testing.T, key map[string]any, effect, action string) []str
 // policy can hand out the MAC operations.
 func TestSealKeyPoliciesGrantOnlyWhatEachRoleNeeds(t *testing.T) {
 	res := loadTemplate(t).resources()
-	originators := []string{"BudgetRole", "DetectorRole", "PostureRole", "ReconcilerRole", "SentinelRole", "UsageRole"}
+	originators := []string{"BudgetRole", "DetectorRole", "PostureRole", "ReconcilerRole", "SentinelRole", "TrailRole", "UsageRole"}
 	find, ledger := res["FindingKey"], res["LedgerKey"]
 	for _, k := range []map[string]any{find, ledger} {
 		p := props(k)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bedrock-warden/warden/bench/archivescan"
 	"github.com/bedrock-warden/warden/bench/auditrun"
 	"github.com/bedrock-warden/warden/bench/awscalls"
 	"github.com/bedrock-warden/warden/bench/coldstart"
@@ -156,6 +157,11 @@ type Results struct {
 	// Process is the whole-process comparison and bounded-memory runs.
 	Process    *process.Result
 	ProcessErr string
+	// Archive is `warden scan --from s3://` against `warden check`, one
+	// per archive mix, the goal's (a realistic share of other services'
+	// records) first (empty when not measured; ArchiveErr says why).
+	Archive    []archivescan.Result
+	ArchiveErr string
 	Notes      []string
 }
 
@@ -262,7 +268,7 @@ func Goals(r *Results) []Goal {
 	} else {
 		out = append(out, Goal{"warden audit, 2,000 roles × 5 policies, local IAM: evaluator < 5 % of the run", "–", NotMeasured})
 	}
-	return out
+	return append(out, archiveGoals(r)...)
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
@@ -423,6 +429,7 @@ func Write(w io.Writer, r *Results) error {
 		p("Not measured: %s\n\n", r.AWSErr)
 	}
 	writeAudit(p, r)
+	writeArchive(p, r)
 	if len(r.Notes) > 0 {
 		p("## Notes\n\n")
 		for _, n := range r.Notes {

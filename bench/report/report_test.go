@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bedrock-warden/warden/bench/archivescan"
 	"github.com/bedrock-warden/warden/bench/auditrun"
 	"github.com/bedrock-warden/warden/bench/awscalls"
 	"github.com/bedrock-warden/warden/bench/coldstart"
@@ -33,6 +34,8 @@ func sample() *Results {
 		AWSEvents: 1000,
 		Audit: &auditrun.Result{Roles: 2000, Workers: 8, Templates: 100, DistinctManaged: 42, Wall: 25 * time.Second,
 			JudgeSerial: 600 * time.Millisecond, Computed: 100, Calls: map[string]int{"iam:GetPolicyVersion": 42, "iam:GetRole": 2000}},
+		Archive: []archivescan.Result{{Events: 200000, Others: 9, Files: 10000, Check: 20 * time.Second, Scan: 30 * time.Second,
+			CheckFindings: 8266, ScanFindings: 8266, Concurrency: 8}},
 	}
 }
 
@@ -51,6 +54,7 @@ func TestGoalsJudgeTheFigures(t *testing.T) {
 		"1,000 benign events, emf metrics, direct, spike detection off: 0 SNS, 0 DynamoDB writes, 0 PutMetricData":     "MISS 0 SNS, 0 DynamoDB writes, 1 PutMetricData",
 		"warden audit, 2,000 roles × 5 policies, local IAM: evaluator < 5 % of the run":                                "PASS 2.40 % (600ms of 25s)",
 		"warden audit: each managed policy version fetched once per run, not per principal":                            "PASS 42 GetPolicyVersion for 42 distinct managed policies",
+		archiveGoal: "PASS 0.67 × (6,666 vs 10,000 events/s; 1 record in 10 is Bedrock's), the same 8,266 findings",
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -59,6 +63,21 @@ func TestGoalsJudgeTheFigures(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("goals %v, want %d of them", got, len(want))
+	}
+}
+
+// TestArchiveGoalNeedsIdenticalFindings: a fast scan whose findings differ
+// from check's misses its goal, and so does a slow one.
+func TestArchiveGoalNeedsIdenticalFindings(t *testing.T) {
+	r := sample()
+	r.Archive[0].ScanFindings, r.Archive[0].Extra = 8267, []string{"unauthorized-model abc evt-1 "}
+	if g := archiveGoals(r)[0]; g.Status != Miss || !strings.Contains(g.Figure, "findings differ") {
+		t.Errorf("differing findings: %s %s", g.Status, g.Figure)
+	}
+	r = sample()
+	r.Archive[0].Scan = 50 * time.Second
+	if g := archiveGoals(r)[0]; g.Status != Miss {
+		t.Errorf("0.4 × check: %s %s", g.Status, g.Figure)
 	}
 }
 

@@ -71,6 +71,7 @@ func main() {
 				Metrics: cwmetric.NewFromConfig(cfg, out.Metrics.Namespace),
 				Store:   statedb.New(dynamodb.NewFromConfig(cfg), table),
 				Region:  cfg.Region,
+				Grace:   conf.HeartbeatGrace,
 				Log:     log,
 			}
 			if out.Alerter != nil {

@@ -124,6 +124,19 @@ func Counts(n int, m Mix) (map[Kind]int, error) {
 // Generate returns n events for seed and mix, in a seeded random order. The
 // same arguments always give the same bytes.
 func Generate(seed int64, n int, m Mix) ([]Event, error) {
+	return GenerateAt(seed, n, m, baseTime, defaultGap)
+}
+
+// defaultGap is the longest pause between two events of Generate.
+const defaultGap = 1500 * time.Millisecond
+
+// GenerateAt is Generate with the first event at start and events following
+// each other by a seeded pause of up to maxGap (at least a millisecond),
+// for corpora that span days.
+func GenerateAt(seed int64, n int, m Mix, start time.Time, maxGap time.Duration) ([]Event, error) {
+	if maxGap < time.Millisecond {
+		return nil, fmt.Errorf("corpus: gap %s below a millisecond", maxGap)
+	}
 	counts, err := Counts(n, m)
 	if err != nil {
 		return nil, err
@@ -135,6 +148,7 @@ func Generate(seed int64, n int, m Mix) ([]Event, error) {
 		}
 	}
 	g := newGen(seed)
+	g.now, g.gap = start, maxGap
 	g.rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
 	out := make([]Event, 0, n)
 	for i, k := range kinds {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bedrock-warden/warden/pkg/archive"
 	"github.com/bedrock-warden/warden/pkg/decode"
 	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/policy"
@@ -271,5 +272,57 @@ func TestWriteJSONLAndSQSBatch(t *testing.T) {
 	}
 	if i != len(evs) || len(ids) != len(evs) {
 		t.Fatalf("SQS batch decoded to %d records with %d distinct ids, want %d", i, len(ids), len(evs))
+	}
+}
+
+// TestArchiveLayout: every event lands in exactly one log file, under a key
+// of CloudTrail's layout for its account and Region, in a file delivered
+// after every call it holds.
+func TestArchiveLayout(t *testing.T) {
+	evs := mustGenerate(t, 9, 3000, Standard)
+	files, err := Archive(evs, ArchiveOptions{Root: "trail/", Org: "o-abcdef1234", Seed: 9, Others: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Archive(evs, ArchiveOptions{Root: "trail/", Org: "o-abcdef1234", Seed: 9, Others: 3})
+	if len(again) != len(files) || again[0].Key != files[0].Key || !bytes.Equal(again[0].Body, files[0].Body) {
+		t.Fatal("the same events and seed give other files")
+	}
+	seen := map[string]bool{}
+	accounts := map[string]bool{}
+	bedrock := 0
+	for _, f := range files {
+		lf, ok := archive.ParseKey(f.Key)
+		if !ok || lf.Kind != archive.KindLog || lf.Root != "trail/" || lf.Org != "o-abcdef1234" || !lf.Delivered.Equal(f.Delivered) {
+			t.Fatalf("%s: parsed %+v", f.Key, lf)
+		}
+		accounts[lf.Account] = true
+		n := 0
+		for it := range decode.Bytes(f.Key, f.Body) {
+			if it.Err != nil {
+				t.Fatalf("%s: %v", f.Key, it.Err)
+			}
+			n++
+			if strings.HasPrefix(it.Record.EventSource, "bedrock") {
+				bedrock++
+			}
+			if seen[it.Record.EventID] {
+				t.Fatalf("event %s in two files", it.Record.EventID)
+			}
+			seen[it.Record.EventID] = true
+			if it.Record.AWSRegion != lf.Region || !it.Record.Time.Before(lf.Delivered) {
+				t.Fatalf("%s holds %s of %s at %s", f.Key, it.Record.EventID, it.Record.AWSRegion, it.Record.Time)
+			}
+			if a := it.Record.RecipientAccountID; a != lf.Account && !(len(a) != 12 && lf.Account == FallbackAccount) {
+				t.Fatalf("%s holds a call of account %s", f.Key, a)
+			}
+		}
+		if n != f.Records {
+			t.Fatalf("%s: %d records, says %d", f.Key, n, f.Records)
+		}
+	}
+	// Each Bedrock event comes with three calls of other services.
+	if bedrock != len(evs) || len(seen) != 4*len(evs) || len(accounts) < 3 {
+		t.Fatalf("%d Bedrock records and %d in all in the archive of %d events, %d accounts", bedrock, len(seen), len(evs), len(accounts))
 	}
 }

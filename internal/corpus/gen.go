@@ -86,10 +86,11 @@ type tlsDetails struct {
 type gen struct {
 	rng *rand.Rand
 	now time.Time
+	gap time.Duration // events follow each other by up to this much
 }
 
 func newGen(seed int64) *gen {
-	return &gen{rng: rand.New(rand.NewPCG(uint64(seed), 0x57415244454e)), now: baseTime}
+	return &gen{rng: rand.New(rand.NewPCG(uint64(seed), 0x57415244454e)), now: baseTime, gap: defaultGap}
 }
 
 func pick[T any](g *gen, list []T) T { return list[g.rng.IntN(len(list))] }
@@ -365,7 +366,7 @@ func (g *gen) benignInvocation(account string) invocation {
 
 // event builds envelope i of kind k.
 func (g *gen) event(i int, k Kind) envelope {
-	g.now = g.now.Add(time.Duration(g.rng.IntN(1500)) * time.Millisecond)
+	g.now = g.now.Add(time.Duration(g.rng.Int64N(int64(g.gap/time.Millisecond))) * time.Millisecond)
 	account := pick(g, accounts)
 	var rec record
 	switch k {

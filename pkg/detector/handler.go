@@ -129,7 +129,50 @@ func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.
 	return h.handle(ctx, decode.Bytes("lambda", payload))
 }
 
+// handle is Handle's and InvokeReader's answer to a Lambda payload.
 func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*events.SQSEventResponse, error) {
+	sqs, failed, _, err := h.run(ctx, items, false)
+	if !sqs {
+		return nil, err
+	}
+	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
+		if id != "" {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
+		}
+	}
+	if err != nil {
+		// Something failed that no message id names (a record without
+		// one, or the payload cut off by a read error): fail the
+		// invocation so the whole batch comes back rather than losing
+		// the records it covers. What was delivered is not repeated:
+		// the alert state and the spike counters skip events they
+		// have seen.
+		return nil, err
+	}
+	return resp, nil
+}
+
+// Stream runs the records of one input that is not a Lambda payload — a
+// CloudTrail log file read from S3 — through the core, the analyzers and
+// the sinks a chunk at a time, as Handle does. A log file holds every
+// service's calls: records of other services are skipped and counted, not
+// rejected. Stream fails when a record could not be decoded or a chunk
+// could not be delivered; the caller then retries the whole input, which
+// is safe (the alert state skips what was already alerted).
+func (h *Handler) Stream(ctx context.Context, items iter.Seq[decode.Item]) (others int, err error) {
+	_, failed, others, err := h.run(ctx, items, true)
+	if err == nil && len(failed) > 0 {
+		err = fmt.Errorf("%d records failed", len(failed))
+	}
+	return others, err
+}
+
+// run is handle's and Stream's loop: it returns whether the input was an
+// SQS batch, the SQS message ids that must come back, how many records of
+// other services were skipped (only with skipOthers; otherwise they are
+// rejected), and the errors of what cannot be answered per message.
+func (h *Handler) run(ctx context.Context, items iter.Seq[decode.Item], skipOthers bool) (bool, map[string]bool, int, error) {
 	size := h.ChunkSize
 	if size <= 0 {
 		size = DefaultChunkSize
@@ -139,6 +182,7 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 		failed = map[string]bool{}
 		errs   []error
 		b      = h.spare.Swap(nil)
+		others int
 	)
 	if b == nil {
 		b = &Batch{}
@@ -162,6 +206,10 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 		b.reset()
 	}
 	h.Core.Each(items, func(r *Result, err error) {
+		if err != nil && skipOthers && errors.Is(err, ErrNotBedrock) {
+			others++
+			return
+		}
 		if err != nil {
 			var de *decode.Error
 			if !errors.As(err, &de) {
@@ -179,26 +227,7 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 		}
 	})
 	flush()
-	err := errors.Join(errs...)
-	if !sqs {
-		return nil, err
-	}
-	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, id := range slices.Sorted(maps.Keys(failed)) {
-		if id != "" {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
-		}
-	}
-	if err != nil {
-		// Something failed that no message id names (a record without
-		// one, or the payload cut off by a read error): fail the
-		// invocation so the whole batch comes back rather than losing
-		// the records it covers. What was delivered is not repeated:
-		// the alert state and the spike counters skip events they
-		// have seen.
-		return nil, err
-	}
-	return resp, nil
+	return sqs, failed, others, errors.Join(errs...)
 }
 
 // reset empties b for the next chunk, keeping its arrays; what they held

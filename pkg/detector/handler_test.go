@@ -402,3 +402,66 @@ func TestHandlerReusesBatchesCleanly(t *testing.T) {
 type sinkFunc func(b *detector.Batch)
 
 func (f sinkFunc) Deliver(_ context.Context, b *detector.Batch) error { f(b); return nil }
+
+// logFile is a CloudTrail log file of the given records.
+func logFile(t *testing.T, records ...[]byte) []byte {
+	t.Helper()
+	raw := make([]json.RawMessage, len(records))
+	for i, r := range records {
+		raw[i] = r
+	}
+	b, err := json.Marshal(map[string]any{"Records": raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// detail returns the CloudTrail record inside a sample envelope.
+func detail(t *testing.T, name string) []byte {
+	t.Helper()
+	var env struct{ Detail json.RawMessage }
+	if err := json.Unmarshal(sample(t, name), &env); err != nil {
+		t.Fatal(err)
+	}
+	return env.Detail
+}
+
+// TestStreamLogFile: a log file's Bedrock records go through the sinks in
+// chunks of ChunkSize; records of other services are counted, not
+// rejected; an undecodable record fails the stream after everything else
+// was delivered.
+func TestStreamLogFile(t *testing.T) {
+	opus, s3 := detail(t, "invoke-model-unapproved-opus.json"), detail(t, "non-bedrock/s3-create-bucket.json")
+	sink := &recordingSink{}
+	h := newHandler(sink)
+	h.ChunkSize = 2
+	others, err := h.Stream(context.Background(), decode.Bytes("s3://b/k.json.gz", logFile(t, opus, s3, opus, s3, opus)))
+	if err != nil || others != 2 {
+		t.Fatalf("others %d, err %v", others, err)
+	}
+	var sizes []int
+	for _, b := range sink.batches {
+		sizes = append(sizes, len(b.Events))
+		if len(b.Errors) != 0 || b.SQS {
+			t.Errorf("batch %+v", b)
+		}
+	}
+	if !slices.Equal(sizes, []int{2, 1}) {
+		t.Errorf("chunks of %v events, want [2 1]", sizes)
+	}
+
+	sink.batches = nil
+	_, err = h.Stream(context.Background(), decode.Bytes("s3://b/k.json.gz", logFile(t, opus, []byte(`{"eventVersion":"1.11","eventName":7}`), opus)))
+	var de *decode.Error
+	if !errors.As(err, &de) || de.Source != "s3://b/k.json.gz" || de.Index != 1 {
+		t.Fatalf("bad record: %v", err)
+	}
+	delivered := 0
+	for _, b := range sink.batches {
+		delivered += len(b.Events)
+	}
+	if delivered != 2 {
+		t.Errorf("%d good records delivered, want 2", delivered)
+	}
+}

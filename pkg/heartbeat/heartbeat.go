@@ -26,6 +26,12 @@ import (
 // younger events may simply still be on their way.
 const Grace = 5 * time.Minute
 
+// S3Grace is Grace for a stack that reads an organisation trail's log
+// files (Intake=s3): CloudTrail delivers a file about every 5 minutes and
+// an event may wait for the next one, so activity younger than this may
+// still be on its way to S3.
+const S3Grace = 20 * time.Minute
+
 // Default thresholds, used when the policy leaves them zero.
 const (
 	DefaultSilentAfter = 30 * time.Minute
@@ -58,6 +64,9 @@ type Observation struct {
 	Region string
 	// Account is the AWS account, when known.
 	Account string
+	// Grace overrides the package's Grace (S3Grace for a stack whose
+	// events come from S3); zero means Grace.
+	Grace time.Duration
 }
 
 // State is what the monitor remembers between checks. The zero State means
@@ -150,7 +159,7 @@ func decide(p *policy.Policy, obs Observation, st State) Decision {
 	}
 	silentFor := obs.Now.Sub(since)
 	unseen := !obs.LastActivity.IsZero() && obs.LastActivity.After(since) &&
-		!obs.LastActivity.After(obs.Now.Add(-Grace))
+		!obs.LastActivity.After(obs.Now.Add(-obs.grace()))
 	kind := ""
 	switch {
 	case silentFor > silentAfter && unseen:
@@ -270,4 +279,12 @@ func stamp(t time.Time) string {
 		return "unknown"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// grace is the observation's Grace, or the package's.
+func (o Observation) grace() time.Duration {
+	if o.Grace > 0 {
+		return o.Grace
+	}
+	return Grace
 }

@@ -257,3 +257,17 @@ func TestMemoryStoreConflicts(t *testing.T) {
 		t.Fatalf("stale save: %v", err)
 	}
 }
+
+// TestGraceOverride: activity 10 minutes old is missed with the default
+// grace but still on its way with the S3 intake's.
+func TestGraceOverride(t *testing.T) {
+	p := policy.Default()
+	o := obs(t0, t0.Add(-45*time.Minute), t0.Add(-10*time.Minute))
+	if d := heartbeat.Decide(p, o, heartbeat.State{}); d.Alert == nil {
+		t.Fatalf("default grace: %s, want an alert", d.Status)
+	}
+	o.Grace = heartbeat.S3Grace
+	if d := heartbeat.Decide(p, o, heartbeat.State{}); d.Alert != nil {
+		t.Fatalf("S3 grace: alerted (%s) for activity younger than the grace", d.Status)
+	}
+}

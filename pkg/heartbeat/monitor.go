@@ -43,8 +43,10 @@ type Monitor struct {
 	Notifier Notifier
 	Region   string
 	Account  string
-	Now      func() time.Time // time.Now when nil
-	Log      *slog.Logger
+	// Grace is the Observation's (zero: the package's Grace).
+	Grace time.Duration
+	Now   func() time.Time // time.Now when nil
+	Log   *slog.Logger
 }
 
 // Lookback is how far back the metric is read: past idleAfter, so that an
@@ -76,7 +78,7 @@ func (m *Monitor) Check(ctx context.Context, lastActivity time.Time) (Decision, 
 	if err != nil {
 		return Decision{}, fmt.Errorf("heartbeat: read EventsProcessed: %w", err)
 	}
-	d := Decide(m.Policy, Observation{Now: t, LastProcessed: last, LastActivity: lastActivity, Region: m.Region, Account: m.Account}, st)
+	d := Decide(m.Policy, Observation{Now: t, LastProcessed: last, LastActivity: lastActivity, Region: m.Region, Account: m.Account, Grace: m.Grace}, st)
 	log := m.Log
 	if log == nil {
 		log = slog.Default()

@@ -4,7 +4,8 @@
 // data with PutMetricData instead.
 //
 // Cardinality is bounded by design: dimensions are rule, severity, base
-// model and region, never a principal or an event id.
+// model, region and (for an organisation's stack) account, never a
+// principal or an event id.
 package metrics
 
 import (
@@ -43,6 +44,13 @@ const (
 	// against each usage limit, by Limit (the dashboard's usage widget).
 	LimitTokens = "LimitTokens"
 	LimitUSD    = "LimitUSD"
+	// TrailObjects counts the log files the S3 intake judged;
+	// TrailObjectsSkipped those it left alone, by Reason (a repeated
+	// announcement, a digest); TrailNoticesRejected the notifications it
+	// could not serve, by Reason (they come back, then dead-letter).
+	TrailObjects         = "TrailObjects"
+	TrailObjectsSkipped  = "TrailObjectsSkipped"
+	TrailNoticesRejected = "TrailNoticesRejected"
 )
 
 // Dimension names.
@@ -53,6 +61,10 @@ const (
 	DimSeverity = "Severity"
 	DimReason   = "Reason"
 	DimLimit    = "Limit" // a usage limit's name: bounded by the policy
+	// DimAccount is the account of an organisation trail's record, for a
+	// stack that judges every member account (Intake=s3): bounded by the
+	// organisation.
+	DimAccount = "Account"
 )
 
 // UnitCount is the unit of every Bedrock Warden metric.

@@ -63,6 +63,12 @@ type Alerter struct {
 	// failure is logged, never retried by failing the batch (which would
 	// not alert twice anyway).
 	Hub FindingImporter
+	// Remediable, when set, must also accept a finding for its alert to
+	// be remediable. The S3 intake sets it: a log file in S3 is not
+	// authenticated (whoever may write to the trail bucket can write one),
+	// so its findings about the stack's own account — the only account the
+	// remediator changes — are alerted but never remediable.
+	Remediable func(f *findings.Finding) bool
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Lease is how long a pending claim blocks others (state.DefaultLease
@@ -226,7 +232,7 @@ func (a *Alerter) window(rule string) time.Duration {
 func (a *Alerter) remediable(f findings.Finding) bool {
 	// The self-test's synthetic finding never reaches the remediator, even
 	// if a policy could map its rule (the loader refuses that too).
-	if a.Policy == nil || f.Rule == findings.RuleSelfTest {
+	if a.Policy == nil || f.Rule == findings.RuleSelfTest || (a.Remediable != nil && !a.Remediable(&f)) {
 		return false
 	}
 	_, ok := a.Policy.RemediationFor(f)

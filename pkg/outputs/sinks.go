@@ -66,6 +66,10 @@ type Metrics struct {
 	// Log receives PutMetricData failures: metrics are best effort, and a
 	// failure must not bring back a batch whose alerts already went out.
 	Log *slog.Logger
+	// ByAccount adds Invocations and Findings by Account (CollectByAccount)
+	// for a stack that judges an organisation's accounts (Intake=s3): one
+	// metric per account with activity, bounded by the organisation.
+	ByAccount bool
 }
 
 var _ detector.Sink = (*Metrics)(nil)
@@ -127,8 +131,33 @@ func Collect(b *detector.Batch) []metrics.Datum {
 	return s.Datums()
 }
 
+// CollectByAccount returns the batch's invocations and findings by
+// account (the member account of an organisation trail's record).
+func CollectByAccount(b *detector.Batch) []metrics.Datum {
+	var s metrics.Set
+	for i := range b.Events {
+		if ev := &b.Events[i]; ev.Category == normalize.CategoryInvocation {
+			s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimAccount, Value: ev.Account})
+		}
+	}
+	for i := range b.Findings {
+		s.Add(metrics.Findings, 1, metrics.Dimension{Name: metrics.DimAccount, Value: b.Findings[i].Account})
+	}
+	return s.Datums()
+}
+
 // Deliver implements detector.Sink.
 func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
+	ds := Collect(b)
+	if m.ByAccount {
+		ds = append(ds, CollectByAccount(b)...)
+	}
+	return m.Put(ctx, ds)
+}
+
+// Put publishes ds as the sink publishes a batch's metrics: EMF lines, or
+// PutMetricData (whose failure is logged, not returned).
+func (m *Metrics) Put(ctx context.Context, ds []metrics.Datum) error {
 	now := time.Now
 	if m.Now != nil {
 		now = m.Now
@@ -137,7 +166,6 @@ func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
 	if ns == "" {
 		ns = metrics.DefaultNamespace
 	}
-	ds := Collect(b)
 	if m.Putter != nil {
 		if err := m.Putter.Put(ctx, now(), ds); err != nil {
 			log := m.Log
@@ -224,21 +252,30 @@ func BuildSinks(ctx context.Context, cfg aws.Config, getenv func(string) string,
 	case topic != "" || table != "":
 		return nil, fmt.Errorf("alerts need both %s and %s (got topic %q, table %q)", EnvTopicARN, EnvTable, topic, table)
 	}
+	if out.Metrics, err = BuildMetrics(cfg, getenv, c); err != nil {
+		return nil, err
+	}
+	if out.Metrics != nil {
+		out.Sinks = append(out.Sinks, out.Metrics)
+	}
+	return out, nil
+}
+
+// BuildMetrics builds the metrics sink of WARDEN_METRICS_MODE and
+// WARDEN_METRICS_NAMESPACE: nil when the mode is off.
+func BuildMetrics(cfg aws.Config, getenv func(string) string, c Clients) (*Metrics, error) {
 	ns := strings.TrimSpace(getenv(EnvMetricsNamespace))
 	if ns == "" {
 		ns = metrics.DefaultNamespace
 	}
 	switch mode := strings.ToLower(strings.TrimSpace(getenv(EnvMetricsMode))); mode {
 	case "", MetricsEMF:
-		out.Metrics = &Metrics{Namespace: ns, Out: c.EMFOut, Now: c.Now}
+		return &Metrics{Namespace: ns, Out: c.EMFOut, Now: c.Now}, nil
 	case MetricsAPI:
-		out.Metrics = &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now, Log: c.Log}
+		return &Metrics{Namespace: ns, Putter: cwput.NewFromConfig(cfg, ns, c.CloudWatch...), Now: c.Now, Log: c.Log}, nil
 	case MetricsOff:
+		return nil, nil
 	default:
 		return nil, fmt.Errorf("%s %q: want %s, %s or %s", EnvMetricsMode, mode, MetricsEMF, MetricsAPI, MetricsOff)
 	}
-	if out.Metrics != nil {
-		out.Sinks = append(out.Sinks, out.Metrics)
-	}
-	return out, nil
 }

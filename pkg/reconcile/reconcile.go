@@ -28,6 +28,10 @@ const (
 	EnvWindow  = "WARDEN_RECONCILE_WINDOW"  // schedule interval, default 15m
 	EnvOverlap = "WARDEN_RECONCILE_OVERLAP" // extra look-back, default 20m
 	EnvRegions = "WARDEN_RECONCILE_REGIONS" // comma list or "all"; default the function's Region
+	// EnvHeartbeatGrace is how old CloudTrail activity must be before the
+	// heartbeat misses it (heartbeat.Grace by default; the template sets
+	// heartbeat.S3Grace for Intake=s3, whose events come from log files).
+	EnvHeartbeatGrace = "WARDEN_HEARTBEAT_GRACE"
 )
 
 // Defaults. CloudTrail makes an event visible to LookupEvents minutes after
@@ -49,6 +53,8 @@ type Config struct {
 	Window  time.Duration
 	Overlap time.Duration
 	Regions []string
+	// HeartbeatGrace is the heartbeat's grace (zero: heartbeat.Grace).
+	HeartbeatGrace time.Duration
 }
 
 // Lookback is Window + Overlap.
@@ -61,7 +67,7 @@ func ConfigFromEnv(getenv func(string) string, region string) (Config, error) {
 	for _, v := range []struct {
 		name string
 		dst  *time.Duration
-	}{{EnvWindow, &c.Window}, {EnvOverlap, &c.Overlap}} {
+	}{{EnvWindow, &c.Window}, {EnvOverlap, &c.Overlap}, {EnvHeartbeatGrace, &c.HeartbeatGrace}} {
 		s := strings.TrimSpace(getenv(v.name))
 		if s == "" {
 			continue

@@ -135,6 +135,13 @@ func bucket(t time.Time, window time.Duration) time.Time {
 // marks it has (absent ones are simply missing). With prior nil only
 // events are judged. The rule being disabled gives no finding and no call.
 func (e *Engine) Sequences(events []normalize.Event, prior func([]MarkKey) ([]Mark, error)) ([]findings.Finding, []Mark, error) {
+	return e.sequences(events, prior, nil)
+}
+
+// sequences is Sequences with the marks already reported (by an earlier
+// call over earlier events: SequenceJudge) in reported; it adds the marks
+// it reports.
+func (e *Engine) sequences(events []normalize.Event, prior func([]MarkKey) ([]Mark, error), reported map[MarkKey]bool) ([]findings.Finding, []Mark, error) {
 	enabled, _ := e.p.Rule(findings.RuleReconThenInvoke)
 	if !enabled {
 		return nil, nil, nil
@@ -206,7 +213,9 @@ func (e *Engine) Sequences(events []normalize.Event, prior func([]MarkKey) ([]Ma
 	}
 
 	var out []findings.Finding
-	reported := map[MarkKey]bool{}
+	if reported == nil {
+		reported = map[MarkKey]bool{}
+	}
 	for _, ev := range invokes {
 		m, ok := match(marks, ev, window)
 		if !ok || reported[m.MarkKey] {

@@ -3,7 +3,8 @@
 // marks, heartbeat, remediation ledger): partition key "pk" (S), sort key
 // "sk" (S), and a TTL attribute "ttl" (N, epoch seconds). template.yaml
 // declares the same layout; each adapter keeps its items under its own pk
-// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#, RECON#, POSTURE#, SELFTEST#).
+// prefix (EVT#, ALERT#, SPIKE#, BUDGET#, HB#, REM#, RECON#, POSTURE#, SELFTEST#,
+// TRAILOBJ#).
 package statetable
 
 import (
@@ -27,6 +28,10 @@ const PrefixRecon = "RECON#"
 // PrefixSelfTest starts the partition key of the sentinel's marks of
 // self-test subscriptions (package tamper/markdb).
 const PrefixSelfTest = "SELFTEST#"
+
+// PrefixTrailObject starts the partition key of the S3 intake's marks of
+// the log files it judged (package archive/intake/objectdb).
+const PrefixTrailObject = "TRAILOBJ#"
 
 // Key returns the item key (pk, sk).
 func Key(pk, sk string) map[string]types.AttributeValue {

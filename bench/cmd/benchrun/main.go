@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/bedrock-warden/warden/bench/archivescan"
 	"github.com/bedrock-warden/warden/bench/auditrun"
 	"github.com/bedrock-warden/warden/bench/awscalls"
 	"github.com/bedrock-warden/warden/bench/coldstart"
@@ -66,6 +67,8 @@ type options struct {
 	processEvents int
 	processRounds int
 	bigBytes      int64
+	// archiveEvents and archiveOthers size the S3 scan scenario.
+	archiveEvents, archiveOthers int
 }
 
 func main() {
@@ -77,7 +80,9 @@ func main() {
 	flag.StringVar(&o.benchtime, "benchtime", "1s", "time per throughput benchmark and round")
 	flag.IntVar(&o.coldRuns, "coldruns", 20, "cold starts to measure")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds of the throughput benchmarks (the median is reported)")
-	flag.StringVar(&skip, "skip", "", "comma list of parts to skip: throughput,opa,coldstart,rss,awscalls,process,audit")
+	flag.StringVar(&skip, "skip", "", "comma list of parts to skip: throughput,opa,coldstart,rss,awscalls,process,audit,archive")
+	flag.IntVar(&o.archiveEvents, "archive-events", 200_000, "Bedrock events in the S3 scan scenario's archive")
+	flag.IntVar(&o.archiveOthers, "archive-others", 9, "other services' records per Bedrock record in the S3 scan scenario's archive")
 	flag.IntVar(&o.auditRoles, "audit-roles", 2000, "roles in the audit scenario's account")
 	flag.StringVar(&o.corpusDir, "corpus-dir", "", "also write the corpora as JSON lines into this directory")
 	flag.StringVar(&o.command, "command", "make bench", "the command named in the report")
@@ -324,6 +329,25 @@ func run(ctx context.Context, o options) error {
 		}
 	} else {
 		res.AuditErr = "skipped (-skip audit)."
+	}
+
+	// ---- warden scan --from s3:// against warden check
+	if !o.skip["archive"] {
+		// The goal's archive first: other services' calls mixed in, as in
+		// a real trail; then Bedrock records only (tiny log files).
+		for _, others := range []int{o.archiveOthers, 0} {
+			a, err := archiveRun(ctx, o, others)
+			if err != nil {
+				res.ArchiveErr = err.Error()
+				logf("archive scan: %v", err)
+				break
+			}
+			res.Archive = append(res.Archive, a)
+			logf("archive scan: %d events (+%d others each) in %d files: check %s (%.0f events/s), scan %s (%.0f events/s), %.2f ×, identical %v",
+				a.Events, a.Others, a.Files, a.Check.Round(time.Millisecond), a.CheckRate(), a.Scan.Round(time.Millisecond), a.ScanRate(), a.Ratio(), a.Identical())
+		}
+	} else {
+		res.ArchiveErr = "skipped (-skip archive)."
 	}
 
 	res.Notes = append(res.Notes, report.Explain(res)...)
@@ -699,4 +723,30 @@ func awsCalls(ctx context.Context, n int) ([]awscalls.Result, error) {
 		logf("aws calls: %-15s %-4s %-32s %v", r.Mix, r.Metrics, r.Intake.Name, r.Calls)
 	}
 	return res, nil
+}
+
+// archiveRun builds the warden CLI for this machine and measures the S3
+// scan against check on a local S3.
+func archiveRun(ctx context.Context, o options, others int) (archivescan.Result, error) {
+	tmp, err := os.MkdirTemp("", "warden-archive-*")
+	if err != nil {
+		return archivescan.Result{}, err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "warden")
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/warden")
+	cmd.Dir = o.root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return archivescan.Result{}, fmt.Errorf("go build ./cmd/warden: %w\n%s", err, b)
+	}
+	m, err := awscalls.StartMoto(ctx)
+	if err != nil {
+		return archivescan.Result{}, err
+	}
+	defer m.Stop()
+	cfg, err := awscalls.NewConfig(ctx, m.URL)
+	if err != nil {
+		return archivescan.Result{}, err
+	}
+	return archivescan.Measure(ctx, archivescan.Options{Events: o.archiveEvents, Others: others, Seed: seed, Binary: bin, Endpoint: m.URL, Config: cfg, Dir: filepath.Join(tmp, "archive")})
 }
