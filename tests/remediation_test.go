@@ -563,32 +563,21 @@ func TestRemediationModeFlipTakesEffectWithinCacheWindow(t *testing.T) {
 	}
 }
 
+// TestRemediationSameFindingThreeTimesActsOnce delivers the same sealed
+// finding three times, one after the other, as SNS and Lambda's retries
+// do: one action, one record. Concurrent deliveries rely on DynamoDB
+// serialising the claim's conditional put, which moto does not promise:
+// that case is TestConcurrentDeliveriesActOnce on the in-process ledger
+// (pkg/remediation/memledger).
 func TestRemediationSameFindingThreeTimesActsOnce(t *testing.T) {
 	e := newRemEnv(t, map[string]string{findings.RuleUnauthorizedModel: remediation.ActionQuarantine}, 10, 0)
 	e.setMode("enforce")
 	ctx := context.Background()
 	roleARN := e.createRole("app-batch", "/", nil)
 	f := finding(findings.RuleUnauthorizedModel, roleARN, opusID)
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
 	for i := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.rem.HandleSNS(ctx, e.delivery(f))
-		}()
-	}
-	wg.Wait()
-	busy := 0
-	for _, err := range errs {
-		if err != nil {
-			busy++
-		}
-	}
-	// A concurrent delivery may be told to retry (ErrInFlight); retry it.
-	for range busy {
 		if err := e.rem.HandleSNS(ctx, e.delivery(f)); err != nil {
-			t.Fatalf("retry: %v", err)
+			t.Fatalf("delivery %d: %v", i, err)
 		}
 	}
 	recs, err := e.store.List(ctx, e.clock.Now().Add(-time.Minute), "")
