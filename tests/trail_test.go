@@ -31,6 +31,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/policy"
 	"github.com/bedrock-warden/warden/pkg/reconcile"
 	"github.com/bedrock-warden/warden/pkg/seal"
+	"github.com/bedrock-warden/warden/pkg/spikes"
 	"github.com/bedrock-warden/warden/pkg/state"
 )
 
@@ -483,5 +484,29 @@ func TestHeartbeatGraceFollowsTheIntake(t *testing.T) {
 		if err != nil || c.HeartbeatGrace != want {
 			t.Errorf("%v: grace %s (%v), want %s", fi[i+1], c.HeartbeatGrace, err, want)
 		}
+	}
+}
+
+// TestTrailPipelineCountsModelsPerAccount: the S3 intake sees every member
+// account, so its spike analyzer judges each account's use of a model on
+// its own, as a stack per account would.
+func TestTrailPipelineCountsModelsPerAccount(t *testing.T) {
+	srv := motoserver.Start(t)
+	env := map[string]string{outputs.EnvTable: "warden", outputs.EnvTopicARN: "arn:aws:sns:us-east-1:123456789012:warden-alerts", outputs.EnvMetricsMode: "off"}
+	h, err := assemble.Pipeline(context.Background(), srv.Config(t), func(k string) string { return env[k] }, policy.Default(), outputs.Clients{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range h.Analyzers {
+		if sa, ok := a.(*spikes.Analyzer); ok {
+			found = true
+			if !sa.PerAccountModels {
+				t.Error("the S3 intake counts models across accounts")
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no spike analyzer in the S3 intake's pipeline")
 	}
 }

@@ -41,14 +41,24 @@ const TopN = 5
 // past the cap may be counted again.
 const SetCap = 5000
 
-// Key identifies what is counted: a principal ARN or a base model id.
+// Key identifies what is counted: a principal ARN or a base model id (in
+// one account, when the analyzer counts models per account).
 type Key struct {
 	Kind string // KindPrincipal or KindModel
 	ID   string
+	// Account scopes a model key to one account (PerAccountModels); ""
+	// counts the model across every account the stack sees.
+	Account string
 }
 
-// String returns "principal <arn>" or "model <id>".
-func (k Key) String() string { return k.Kind + " " + k.ID }
+// String returns "principal <arn>", "model <id>" or "model <id> in
+// <account>".
+func (k Key) String() string {
+	if k.Account != "" {
+		return k.Kind + " " + k.ID + " in " + k.Account
+	}
+	return k.Kind + " " + k.ID
+}
 
 // EventHash identifies an event within a window: the first 8 bytes of the
 // SHA-256 of its eventID (of its other fields when it has none). Two
@@ -114,6 +124,12 @@ type Store interface {
 // Analyzer turns batches of normalised events into invocation-spike
 // findings. It is safe for concurrent use if its Store is.
 type Analyzer struct {
+	// PerAccountModels counts each model per account: a stack that sees an
+	// organisation's accounts (the S3 intake of an organisation trail)
+	// judges each account's use of a model against spikes.perModel, as a
+	// stack per account would. A principal is always one account's.
+	PerAccountModels bool
+
 	store  Store
 	policy *policy.Policy
 	now    func() time.Time
@@ -466,9 +482,13 @@ func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchG
 		} else {
 			b.ips[i] = source(e.Caller)
 		}
-		add(Key{KindPrincipal, principal}, start, i)
+		add(Key{Kind: KindPrincipal, ID: principal}, start, i)
 		if m := e.Model.ID(); m != "" {
-			add(Key{KindModel, m}, start, i)
+			k := Key{Kind: KindModel, ID: m}
+			if a.PerAccountModels {
+				k.Account = e.Account
+			}
+			add(k, start, i)
 		}
 	}
 	if len(store) == 0 {
@@ -672,9 +692,16 @@ func (a *Analyzer) finding(b *batchGroups, g *group, c Counter, th Threshold, v 
 		f.Principal = "*"
 		f.Model = g.key.ID
 		f.BaseModel = g.key.ID
-		f.Title = fmt.Sprintf("model %s had %d invocations in %s (%s)", g.key.ID, c.Count, FormatWindow(window), limitText)
-		f.Reason = fmt.Sprintf("%d invocations of %s in the window starting %s exceed spikes.perModel (%s)", c.Count, g.key.ID, startS, limitText)
-		f.Fingerprint = findings.Fingerprint(findings.RuleInvocationSpike, "*", g.key.ID, "")
+		in := ""
+		if g.key.Account != "" {
+			f.Account = g.key.Account
+			in = " in account " + g.key.Account
+		}
+		f.Title = fmt.Sprintf("model %s had %d invocations%s in %s (%s)", g.key.ID, c.Count, in, FormatWindow(window), limitText)
+		f.Reason = fmt.Sprintf("%d invocations of %s%s in the window starting %s exceed spikes.perModel (%s)", c.Count, g.key.ID, in, startS, limitText)
+		// The account takes the region's place in the incident key: one
+		// incident per model per account ("" for a single account).
+		f.Fingerprint = findings.Fingerprint(findings.RuleInvocationSpike, "*", g.key.ID, g.key.Account)
 	}
 	return f
 }

@@ -112,10 +112,10 @@ func TestAnalyzeCountsPerBatchNotPerEvent(t *testing.T) {
 	if st.adds != 1 {
 		t.Fatalf("store Add calls = %d, want 1 (one per window, every key in it)", st.adds)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0); got != 40 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != 40 {
 		t.Fatalf("principal count = %d, want 40", got)
 	}
-	if got := st.Count(Key{KindModel, "anthropic.claude-3-haiku-20240307-v1:0"}, t0); got != 40 {
+	if got := st.Count(Key{Kind: KindModel, ID: "anthropic.claude-3-haiku-20240307-v1:0"}, t0); got != 40 {
 		t.Fatalf("model count = %d, want 40", got)
 	}
 }
@@ -131,10 +131,10 @@ func TestAnalyzeStraddlingWindowsAndClockFallback(t *testing.T) {
 	if _, err := a.Analyze(context.Background(), events); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0.Add(-5*time.Minute)); got != 1 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0.Add(-5*time.Minute)); got != 1 {
 		t.Fatalf("previous window count = %d, want 1", got)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0); got != 2 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != 2 {
 		t.Fatalf("current window count = %d, want 2", got)
 	}
 }
@@ -145,7 +145,7 @@ func TestAnalyzeUnknownPrincipalStillCounted(t *testing.T) {
 	if _, err := a.Analyze(context.Background(), []normalize.Event{invocation("x", "", "", t0, "")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Count(Key{KindPrincipal, UnknownPrincipal}, t0); got != 1 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: UnknownPrincipal}, t0); got != 1 {
 		t.Fatalf("unknown principal count = %d, want 1", got)
 	}
 	if st.adds != 1 {
@@ -268,14 +268,14 @@ func TestAnalyzeRetriedBatchIsNotCountedTwice(t *testing.T) {
 	if err != nil || len(fs2) != 1 || fs2[0].Fingerprint != fs1[0].Fingerprint || !fs2[0].EventTime.Equal(fs1[0].EventTime) {
 		t.Fatalf("retry = %+v, %v; want the same finding again", fs2, err)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0); got != 6 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != 6 {
 		t.Fatalf("count after a replay = %d, want 6 (same events)", got)
 	}
 	// The same events regrouped with a new one: only the new one counts.
 	if _, err := a.Analyze(context.Background(), append(b[3:], invocation("new", role, "", t0, ""))); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0); got != 7 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != 7 {
 		t.Fatalf("count = %d, want 7 (one new event)", got)
 	}
 }
@@ -330,7 +330,7 @@ func TestRedeliveryAndRegroupingCountOnce(t *testing.T) {
 		}
 		fs = append(fs, analyze(b)...)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0); got != 10 || len(fs) != 0 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != 10 || len(fs) != 0 {
 		t.Fatalf("after redeliveries and regroupings: count %d, %d findings; want 10 and none", got, len(fs))
 	}
 	fs = analyze(append(evs[4:7], invocation("eleventh", role, "amazon.nova-pro-v1:0", t0.Add(2*time.Minute), "")))
@@ -375,13 +375,13 @@ func TestCountsAreExactUnderAnyDeliveryProperty(t *testing.T) {
 				}
 			}
 		}
-		if got := st.Count(Key{KindPrincipal, role}, t0); got != int64(n) {
+		if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != int64(n) {
 			t.Fatalf("count %d, want %d distinct events", got, n)
 		}
 		// A redelivery after the alert produces the finding again (the
 		// alert state drops it); the window itself alerts once.
-		if want := int64(n) > max; st.Alerted(Key{KindPrincipal, role}, t0) != want || (alerts > 0) != want {
-			t.Fatalf("%d events, max %d: alerted %v, %d findings", n, max, st.Alerted(Key{KindPrincipal, role}, t0), alerts)
+		if want := int64(n) > max; st.Alerted(Key{Kind: KindPrincipal, ID: role}, t0) != want || (alerts > 0) != want {
+			t.Fatalf("%d events, max %d: alerted %v, %d findings", n, max, st.Alerted(Key{Kind: KindPrincipal, ID: role}, t0), alerts)
 		}
 	})
 }
@@ -418,10 +418,10 @@ func TestAnalyzeBeyondSetCap(t *testing.T) {
 	if _, err := a.Analyze(ctx, batch("b", 7, role, "", t0)); err != nil {
 		t.Fatal(err)
 	}
-	if got := st.Count(Key{KindPrincipal, role}, t0); got != SetCap+7 {
+	if got := st.Count(Key{Kind: KindPrincipal, ID: role}, t0); got != SetCap+7 {
 		t.Fatalf("count = %d, want %d", got, SetCap+7)
 	}
-	if n := len(st.windows[windowKey{Key{KindPrincipal, role}, t0.Unix()}].events); n != SetCap {
+	if n := len(st.windows[windowKey{Key{Kind: KindPrincipal, ID: role}, t0.Unix()}].events); n != SetCap {
 		t.Fatalf("the set holds %d events, want the cap %d", n, SetCap)
 	}
 }
@@ -475,14 +475,14 @@ func TestExactlyOneFindingPerWindowProperty(t *testing.T) {
 				at := t0.Add(time.Duration(w)*5*time.Minute + time.Duration(rapid.IntRange(0, 299).Draw(t, "s"))*time.Second)
 				seq++
 				events[i] = invocation(strconv.Itoa(seq), pr, "", at, "")
-				totals[memKey(Key{KindPrincipal, pr}, WindowStart(at, 5*time.Minute))]++
+				totals[memKey(Key{Kind: KindPrincipal, ID: pr}, WindowStart(at, 5*time.Minute))]++
 			}
 			fs, err := a.Analyze(context.Background(), events)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, f := range fs {
-				alerts[memKey(Key{KindPrincipal, f.Principal}, f.EventTime)]++
+				alerts[memKey(Key{Kind: KindPrincipal, ID: f.Principal}, f.EventTime)]++
 			}
 		}
 		for k, total := range totals {
@@ -538,12 +538,53 @@ func TestAnalyzeFailedBatchReleasesItsMarkers(t *testing.T) {
 	if err == nil || len(fs) != 0 {
 		t.Fatalf("failed batch = %d findings, %v; want none and an error", len(fs), err)
 	}
-	if st.unmarks != 1 || st.Alerted(Key{KindPrincipal, role}, t0) {
+	if st.unmarks != 1 || st.Alerted(Key{Kind: KindPrincipal, ID: role}, t0) {
 		t.Fatalf("marker not released: unmarks %d", st.unmarks)
 	}
 	st.failMark = ""
 	fs, err = a.Analyze(context.Background(), b)
 	if err != nil || len(fs) != 2 || fs[0].Details["count"] != "6" || fs[1].Details["count"] != "6" {
 		t.Fatalf("retry = %+v, %v; want both findings, count 6 (identical retry not recounted)", fs, err)
+	}
+}
+
+// TestPerAccountModels: a stack that sees an organisation counts each
+// model per account — three accounts at 3 invocations each stay under a
+// perModel max of 5 that the same nine calls in one account exceed — and
+// the finding names the account.
+func TestPerAccountModels(t *testing.T) {
+	const model = "anthropic.claude-3-haiku-20240307-v1:0"
+	p := &policy.Policy{Spikes: policy.SpikeSettings{PerModel: policy.SpikeThreshold{Max: 5}}}
+	spread := func() []normalize.Event {
+		var evs []normalize.Event
+		for i, acct := range []string{"111111111111", "222222222222", "333333333333"} {
+			for j := range 3 {
+				e := invocation(fmt.Sprintf("a%d-%d", i, j), "arn:aws:iam::"+acct+":role/app", model, t0.Add(time.Minute), "")
+				e.Account = acct
+				evs = append(evs, e)
+			}
+		}
+		return evs
+	}
+	org := New(newMemStore(), p, fixedClock, nil)
+	fs, err := org.Analyze(context.Background(), spread())
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("organisation-wide: %v, %v; want one model spike (9 > 5)", fs, err)
+	}
+	per := New(newMemStore(), p, fixedClock, nil)
+	per.PerAccountModels = true
+	if fs, err := per.Analyze(context.Background(), spread()); err != nil || len(fs) != 0 {
+		t.Fatalf("per account: %v, %v; want none (3 per account)", fs, err)
+	}
+	one := spread()
+	for i := range one {
+		one[i].Account = "222222222222"
+	}
+	fs, err = per.Analyze(context.Background(), one)
+	if err != nil || len(fs) != 1 || fs[0].Account != "222222222222" || !strings.Contains(fs[0].Title, "in account 222222222222") {
+		t.Fatalf("one account: %+v, %v", fs, err)
+	}
+	if fs[0].Fingerprint == findings.Fingerprint(findings.RuleInvocationSpike, "*", model, "") {
+		t.Error("a per-account model incident shares the organisation-wide fingerprint")
 	}
 }

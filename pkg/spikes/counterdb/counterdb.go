@@ -105,6 +105,10 @@ func SK(k spikes.Key) string {
 		sum := sha256.Sum256([]byte(id))
 		id = id[:64] + "…sha256:" + hex.EncodeToString(sum[:])
 	}
+	if k.Account != "" {
+		// model@111122223333#<id>: a model counted per account.
+		return k.Kind + "@" + k.Account + "#" + id
+	}
 	return k.Kind + "#" + id
 }
 
@@ -408,7 +412,8 @@ func (s *Store) Window(ctx context.Context, start time.Time) ([]Entry, error) {
 		e := byName[name]
 		if e == nil {
 			kind, id, _ := strings.Cut(name, "#")
-			e = &Entry{Key: spikes.Key{Kind: kind, ID: id}, WindowStart: start.UTC()}
+			kind, account, _ := strings.Cut(kind, "@")
+			e = &Entry{Key: spikes.Key{Kind: kind, ID: id, Account: account}, WindowStart: start.UTC()}
 			byName[name] = e
 		}
 		return e

@@ -213,3 +213,30 @@ func rank(rs []spikes.Ranked, name string) int64 {
 	}
 	return 0
 }
+
+// TestStoreModelPerAccount: a model counted per account keeps its account
+// through the store, apart from the same model's organisation-wide key.
+func TestStoreModelPerAccount(t *testing.T) {
+	srv := motoserver.Start(t)
+	srv.CreateTable(t, "warden")
+	s := New(dynamodb.NewFromConfig(srv.Config(t)), "warden")
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	org := spikes.Key{Kind: spikes.KindModel, ID: "amazon.nova-pro-v1:0"}
+	a := spikes.Key{Kind: spikes.KindModel, ID: "amazon.nova-pro-v1:0", Account: "111122223333"}
+	if _, err := s.Add(ctx, spikes.WindowBatch{Start: t0, Window: 5 * time.Minute, Expires: t0.Add(time.Hour), Keys: []spikes.Increment{
+		{Key: org, Events: hashes("o", 1, 2)}, {Key: a, Events: hashes("a", 1, 2, 3)}}}); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := s.Window(ctx, t0)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("Window = %+v, %v", entries, err)
+	}
+	got := map[spikes.Key]int64{}
+	for _, e := range entries {
+		got[e.Key] = e.Count
+	}
+	if got[org] != 2 || got[a] != 3 {
+		t.Fatalf("counts = %v", got)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/bedrock-warden/warden/pkg/outputs"
 	"github.com/bedrock-warden/warden/pkg/pipeline"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/spikes"
 )
 
 // ChunkDeadline bounds the delivery of each chunk of a log file (see
@@ -44,6 +45,11 @@ func Pipeline(ctx context.Context, cfg aws.Config, getenv func(string) string, p
 		return nil, err
 	}
 	own := ownAccount(getenv)
+	for _, a := range h.Analyzers {
+		if sa, ok := a.(*spikes.Analyzer); ok {
+			sa.PerAccountModels = true // an organisation's accounts
+		}
+	}
 	for i, s := range h.Sinks {
 		switch s := s.(type) {
 		case *outputs.Alerter:
