@@ -60,7 +60,8 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 	defer tuneGC(os.Getenv)()
 	engine := rules.New(p.Policy)
 	core := &detector.Core{Rules: engine}
-	seq := &sequences{engine: engine}
+	seq := newSequences(engine)
+	defer seq.close()
 	col := newCollector()
 	defer col.close()
 	var (
@@ -94,7 +95,11 @@ func runCheck(ctx context.Context, args []string, sio *IO) int {
 		clear(b)
 		free <- b
 	}
-	for _, f := range seq.findings() {
+	fs, err := seq.findings()
+	if err != nil && collectErr == nil {
+		collectErr = err
+	}
+	for _, f := range fs {
 		if err := col.add(&f); err != nil && collectErr == nil {
 			collectErr = err
 		}

@@ -245,7 +245,8 @@ func scanHistory(ctx context.Context, p *policy.Policy, s *history.Scanner, regi
 	var res scanResult
 	engine := rules.New(p)
 	core := &detector.Core{Rules: engine}
-	seq := &sequences{engine: engine}
+	seq := newSequences(engine)
+	defer seq.close()
 	st, err := s.Scan(ctx, regions, start, end, func(ev history.Event) error {
 		src := "cloudtrail:" + ev.Region + ":" + ev.ID
 		core.Each(decode.Bytes(src, []byte(ev.Record)), func(r *detector.Result, err error) {
@@ -263,7 +264,11 @@ func scanHistory(ctx context.Context, p *policy.Policy, s *history.Scanner, regi
 		})
 		return nil
 	})
-	res.findings = append(res.findings, seq.findings()...)
+	fs, serr := seq.findings()
+	res.findings = append(res.findings, fs...)
+	if serr != nil {
+		res.errors = append(res.errors, serr)
+	}
 	res.stats = st
 	if err != nil {
 		res.errors = append(res.errors, unjoin(err)...)

@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bedrock-warden/warden/pkg/decode"
+	"github.com/bedrock-warden/warden/pkg/detector"
 	"github.com/bedrock-warden/warden/pkg/findings"
 	"github.com/bedrock-warden/warden/pkg/history"
 	"github.com/bedrock-warden/warden/pkg/history/trailtest"
+	"github.com/bedrock-warden/warden/pkg/normalize"
 	"github.com/bedrock-warden/warden/pkg/policy"
+	"github.com/bedrock-warden/warden/pkg/rules"
 )
 
 // sequenceRecords returns the records of the recon-then-invoke sample, in
@@ -102,4 +106,70 @@ func TestScanSequenceNewestFirst(t *testing.T) {
 	if countRule(res.findings, findings.RuleReconThenInvoke) != 1 || res.findings[0].Rule != findings.RuleReconThenInvoke {
 		t.Fatalf("findings %v", rulesOfFindings(res.findings))
 	}
+}
+
+// TestSequencesSpillAgrees: with room in memory for one invocation, the
+// rest go through the overflow file and come back whole (addresses, times,
+// keys): the findings are the ones judged all in memory.
+func TestSequencesSpillAgrees(t *testing.T) {
+	recs := sequenceRecords(t)
+	engine := rules.New(policy.Default())
+	var events []normalize.Event
+	core := &detector.Core{Rules: engine}
+	// The invocation first, then the recon calls, then the invocation
+	// again an hour and a half later and once more within the window.
+	order := append(append([]json.RawMessage{recs[len(recs)-1]}, recs[:len(recs)-1]...), recs[len(recs)-1])
+	core.Each(decode.Bytes("t", []byte(`{"Records":[`+string(bytesJoin(order))+`]}`)), func(r *detector.Result, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, r.Event.Detach())
+	})
+	late := events[0]
+	late.Time = late.Time.Add(90 * time.Minute)
+	late.ID = "late"
+	events = append(events, late)
+
+	judge := func(memory int) ([]findings.Finding, *sequences) {
+		old := sequenceMemory
+		sequenceMemory = memory
+		defer func() { sequenceMemory = old }()
+		s := newSequences(engine)
+		t.Cleanup(s.close)
+		for i := range events {
+			s.add(&events[i])
+		}
+		fs, err := s.findings()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fs, s
+	}
+	want, inMem := judge(1 << 20)
+	got, spilled := judge(1)
+	if inMem.file != nil || spilled.file == nil {
+		t.Fatalf("overflow file: in memory %v, spilled %v", inMem.file != nil, spilled.file != nil)
+	}
+	if countRule(want, findings.RuleReconThenInvoke) != 1 {
+		t.Fatalf("in memory: %v", rulesOfFindings(want))
+	}
+	a, _ := json.Marshal(want)
+	b, _ := json.Marshal(got)
+	if string(a) != string(b) {
+		t.Fatalf("spilled:\n%s\nin memory:\n%s", b, a)
+	}
+	if want[0].SourceIP == "" || want[0].AccessKeyID == "" {
+		t.Errorf("finding lost the caller: %+v", want[0])
+	}
+}
+
+func bytesJoin(rs []json.RawMessage) []byte {
+	var out []byte
+	for i, r := range rs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, r...)
+	}
+	return out
 }

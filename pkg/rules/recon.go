@@ -153,13 +153,7 @@ func (e *Engine) sequences(events []normalize.Event, prior func([]MarkKey) ([]Ma
 		ev := &events[i]
 		switch {
 		case e.SequenceRecon(ev):
-			k := MarkKey{Key: SequenceKey(ev), Start: bucket(ev.Time, window)}
-			m := marks[k]
-			if m == nil {
-				m = &Mark{MarkKey: k}
-				marks[k] = m
-			}
-			m.merge(&Mark{First: ev.Time, Last: ev.Time, Calls: []string{ev.Name}, Principal: ev.Principal.ARN, EventID: ev.ID})
+			foldRecon(marks, ev, window)
 		case e.SequenceInvoke(ev):
 			invokes = append(invokes, ev)
 		}
