@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,12 +63,16 @@ const Org = "o-bench00001"
 
 // Result is one measured run.
 type Result struct {
-	Events, Files, Others       int
-	Bytes                       int64 // gzip, as stored
-	Accounts, Regions, Days     int
-	Concurrency                 int
-	Upload                      time.Duration
-	Check, Scan                 time.Duration // process wall clock
+	Events, Files, Others   int
+	Bytes                   int64 // gzip, as stored
+	Accounts, Regions, Days int
+	Concurrency             int
+	Upload                  time.Duration
+	Check, Scan             time.Duration // process wall clock
+	// Fetch is the local S3's floor: every object read (GetObject, bodies
+	// discarded) at the scan's concurrency by an in-process client, with
+	// nothing decoded or judged.
+	Fetch                       time.Duration
 	CheckFindings, ScanFindings int
 	Missing, Extra              []string // findings only check, only scan reported (first few)
 	ScanSummary, CheckSummary   string   // the last stderr line of each
@@ -153,6 +158,9 @@ func Measure(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	if res.Fetch, err = fetch(ctx, o.Config, files, o.Concurrency); err != nil {
+		return res, err
+	}
 	scanOut, scanErr, scanExit, scanWall, err := run(ctx, o.Binary, env, "scan", "--from", "s3://"+Bucket, "--format", "json",
 		"--since", since.Format(time.RFC3339), "--until", until.Format(time.RFC3339), "--concurrency", fmt.Sprint(o.Concurrency))
 	if err != nil {
@@ -177,6 +185,48 @@ func Measure(ctx context.Context, o Options) (Result, error) {
 		res.ScanErr = strings.TrimSpace(scanErr)
 	}
 	return res, nil
+}
+
+// FetchRate is Bedrock events per second of the fetch floor.
+func (r Result) FetchRate() float64 { return rate(r.Events, r.Fetch) }
+
+// fetch reads every file from Bucket, conc at a time, and discards the
+// bodies: what the local S3 alone costs the scan.
+func fetch(ctx context.Context, cfg aws.Config, files []corpus.ArchiveFile, conc int) (time.Duration, error) {
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	t0 := time.Now()
+	work := make(chan corpus.ArchiveFile)
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := range work {
+				out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(Bucket), Key: aws.String(f.Key)})
+				if err == nil {
+					_, err = io.Copy(io.Discard, out.Body)
+					out.Body.Close()
+				}
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("get %s: %w", f.Key, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+	return time.Since(t0), first
 }
 
 // upload puts the files into Bucket, eight at a time.
