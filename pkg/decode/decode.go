@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -116,6 +117,7 @@ func (e *Error) Unwrap() error { return e.Err }
 func Bytes(source string, data []byte) iter.Seq[Item] {
 	return func(yield func(Item) bool) {
 		r := newRun(source, yield)
+		defer r.release()
 		if isGzip(data) {
 			r.stream(bytes.NewReader(data))
 			return
@@ -131,9 +133,17 @@ func Bytes(source string, data []byte) iter.Seq[Item] {
 // yields an Item with Err (Index -1) after every record that could be
 // decoded from the bytes read before it.
 func Reader(source string, r io.Reader) iter.Seq[Item] {
-	return func(yield func(Item) bool) {
-		newRun(source, yield).stream(r)
-	}
+	return func(yield func(Item) bool) { Read(source, r, yield) }
+}
+
+// Read calls yield with every item of src, as Reader's sequence yields
+// them, until yield returns false: Reader without a sequence to allocate,
+// for a caller that decodes an input per call (the detector Lambda, once
+// per invocation) and keeps its yield function.
+func Read(source string, src io.Reader, yield func(Item) bool) {
+	r := newRun(source, yield)
+	defer r.release()
+	r.stream(src)
 }
 
 func isGzip(b []byte) bool { return len(b) >= 2 && b[0] == 0x1f && b[1] == 0x8b }
@@ -159,10 +169,31 @@ type run struct {
 	// halted reports that the stream failed (in.err): nothing more is
 	// decoded, and the read error ends the items.
 	halted bool
+	// raw counts the bytes read from a stream (for the gzip ratio).
+	raw countingReader
+	// shared reports that a goroutine other than the decode's may still
+	// refer to the run (a gzip read-ahead holds raw): it is not reused.
+	shared bool
 }
 
+// runs are runs to reuse: an input decoded per call (a Lambda invocation)
+// costs no run of its own.
+var runs = sync.Pool{New: func() any { return new(run) }}
+
 func newRun(source string, yield func(Item) bool) *run {
-	return &run{source: source, yield: yield}
+	r := runs.Get().(*run)
+	*r = run{source: source, yield: yield}
+	return r
+}
+
+// release returns r for reuse, holding nothing of the decode: the items
+// own their bytes, and the slab of SQS bodies is theirs.
+func (r *run) release() {
+	if r.shared {
+		return
+	}
+	*r = run{}
+	runs.Put(r)
 }
 
 // emit yields it; false once the consumer has stopped.

@@ -188,7 +188,8 @@ func (r *run) tooLarge(n int) unitResult {
 func (r *run) stream(src io.Reader) {
 	sb := streamBufs.Get().(*streamBuf)
 	defer sb.release(r)
-	raw := &countingReader{r: src}
+	r.raw = countingReader{r: src}
+	raw := &r.raw
 	br := sb.reader(&sb.outer, raw)
 	var in io.Reader = br
 	if magic, _ := br.Peek(2); isGzip(magic) {
@@ -198,6 +199,7 @@ func (r *run) stream(src io.Reader) {
 			return
 		}
 		g := &gunzip{zr: zr, raw: raw}
+		r.shared = true // the read-ahead may outlive the decode
 		// Decompression runs ahead on a goroutine of its own, so that
 		// inflating and parsing use two cores.
 		ahead := newReadAhead(g)

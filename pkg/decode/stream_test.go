@@ -168,3 +168,36 @@ func TestReaderPooledBuffers(t *testing.T) {
 		sameItems(t, kept[i], want[i])
 	}
 }
+
+// TestReadReusesItsRun: Read yields what Reader's sequence yields, and
+// once warm a one-record input costs the record's own allocations (its
+// bytes and its boxed parts) and nothing for the decode itself.
+func TestReadReusesItsRun(t *testing.T) {
+	for _, in := range fuzzSeeds(t) {
+		var got []Item
+		Read("read", bytes.NewReader(in), func(it Item) bool {
+			got = append(got, it)
+			return true
+		})
+		sameItems(t, got, collect(t, Reader("read", bytes.NewReader(in))))
+	}
+	rec := sampleRecord(t, permiso)
+	var r bytes.Reader
+	n := 0
+	count := func(it Item) bool {
+		if it.Err == nil {
+			n++
+		}
+		return true
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		r.Reset(rec)
+		Read("read", &r, count)
+	})
+	if n != 101 {
+		t.Fatalf("%d records decoded in 101 runs", n)
+	}
+	if allocs > 2 && !raceEnabled {
+		t.Errorf("%.1f allocations to read one record, want at most 2", allocs)
+	}
+}

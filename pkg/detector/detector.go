@@ -37,18 +37,29 @@ type Core struct {
 func (c *Core) Each(items iter.Seq[decode.Item], fn func(r *Result, err error)) {
 	var r Result
 	for it := range items {
-		if it.Err != nil {
-			fn(nil, it.Err)
+		if err := c.Judge(&it, &r); err != nil {
+			fn(nil, err)
 			continue
 		}
-		r.Event = normalize.Normalize(&it.Record, it.Origin)
-		if r.Event.Unsupported {
-			fn(nil, &decode.Error{Source: it.Origin.Source, Index: it.Origin.Index, Shape: it.Origin.Shape,
-				MessageID: it.Origin.MessageID,
-				Err:       fmt.Errorf("%w: eventSource %q eventName %q", ErrNotBedrock, it.Record.EventSource, it.Record.EventName)})
-			continue
-		}
-		r.Findings = c.Rules.Evaluate(&r.Event, r.Findings[:0])
 		fn(&r, nil)
 	}
+}
+
+// Judge runs one item through normalise and evaluate into r, reusing r's
+// findings array; it returns the item's error instead for a record that
+// could not be decoded (*decode.Error) or is not a Bedrock event (a
+// *decode.Error wrapping ErrNotBedrock). Each is Judge over a sequence.
+func (c *Core) Judge(it *decode.Item, r *Result) error {
+	if it.Err != nil {
+		return it.Err
+	}
+	r.Event = normalize.Normalize(&it.Record, it.Origin)
+	if r.Event.Unsupported {
+		r.Findings = r.Findings[:0]
+		return &decode.Error{Source: it.Origin.Source, Index: it.Origin.Index, Shape: it.Origin.Shape,
+			MessageID: it.Origin.MessageID,
+			Err:       fmt.Errorf("%w: eventSource %q eventName %q", ErrNotBedrock, it.Record.EventSource, it.Record.EventName)}
+	}
+	r.Findings = c.Rules.Evaluate(&r.Event, r.Findings[:0])
+	return nil
 }

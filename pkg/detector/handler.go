@@ -79,10 +79,10 @@ type Handler struct {
 	// delivered a chunk at a time, so memory does not grow with the batch.
 	ChunkSize int
 
-	// spare is the last invocation's Batch, emptied: its arrays (a chunk
-	// of events is some 700 KB) serve the next one instead of being
-	// grown again.
-	spare atomic.Pointer[Batch]
+	// spare is the last invocation's state, emptied: its arrays (a chunk
+	// of events is some 700 KB), maps and bound functions serve the next
+	// one instead of being made again.
+	spare atomic.Pointer[invocation]
 }
 
 // DefaultChunkSize is the default Handler.ChunkSize: larger than the
@@ -109,15 +109,18 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // Invoke's on the same bytes; a payload that ends early (the connection
 // fails) is an error for the invocation, so Lambda retries it.
 func (h *Handler) InvokeReader(ctx context.Context, payload io.Reader) ([]byte, error) {
-	return respond(h.handle(ctx, decode.Reader("lambda", payload)))
+	return respond(h.handle(ctx, nil, payload))
 }
+
+// null is the response to an EventBridge invocation.
+var null = []byte("null")
 
 func respond(resp *events.SQSEventResponse, err error) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
 	if resp == nil {
-		return []byte("null"), nil
+		return null, nil
 	}
 	return json.Marshal(resp)
 }
@@ -126,17 +129,20 @@ func respond(resp *events.SQSEventResponse, err error) ([]byte, error) {
 // with an error so Lambda retries and then sends it to the on-failure
 // destination) or an SQS batch (answered with batchItemFailures).
 func (h *Handler) Handle(ctx context.Context, payload json.RawMessage) (*events.SQSEventResponse, error) {
-	return h.handle(ctx, decode.Bytes("lambda", payload))
+	return h.handle(ctx, decode.Bytes("lambda", payload), nil)
 }
 
-// handle is Handle's and InvokeReader's answer to a Lambda payload.
-func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*events.SQSEventResponse, error) {
-	sqs, failed, _, err := h.run(ctx, items, false)
-	if !sqs {
+// handle is Handle's and InvokeReader's answer to a Lambda payload: items,
+// or when nil the payload read from payload.
+func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item], payload io.Reader) (*events.SQSEventResponse, error) {
+	inv := h.begin(ctx, false)
+	defer h.end(inv)
+	err := inv.run(items, payload)
+	if !inv.sqs {
 		return nil, err
 	}
 	resp := &events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-	for _, id := range slices.Sorted(maps.Keys(failed)) {
+	for _, id := range slices.Sorted(maps.Keys(inv.failed)) {
 		if id != "" {
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: id})
 		}
@@ -161,73 +167,124 @@ func (h *Handler) handle(ctx context.Context, items iter.Seq[decode.Item]) (*eve
 // could not be delivered; the caller then retries the whole input, which
 // is safe (the alert state skips what was already alerted).
 func (h *Handler) Stream(ctx context.Context, items iter.Seq[decode.Item]) (others int, err error) {
-	_, failed, others, err := h.run(ctx, items, true)
-	if err == nil && len(failed) > 0 {
-		err = fmt.Errorf("%d records failed", len(failed))
+	inv := h.begin(ctx, true)
+	defer h.end(inv)
+	err = inv.run(items, nil)
+	if err == nil && len(inv.failed) > 0 {
+		err = fmt.Errorf("%d records failed", len(inv.failed))
 	}
-	return others, err
+	return inv.others, err
 }
 
-// run is handle's and Stream's loop: it returns whether the input was an
-// SQS batch, the SQS message ids that must come back, how many records of
-// other services were skipped (only with skipOthers; otherwise they are
-// rejected), and the errors of what cannot be answered per message.
-func (h *Handler) run(ctx context.Context, items iter.Seq[decode.Item], skipOthers bool) (bool, map[string]bool, int, error) {
-	size := h.ChunkSize
-	if size <= 0 {
-		size = DefaultChunkSize
+// invocation is the state of one run of the handler over an input (a
+// Lambda payload, or a log file for Stream): the chunk being judged and
+// what must be answered. The Handler keeps one for the next run, so an
+// invocation of one event allocates nothing of its own.
+type invocation struct {
+	h          *Handler
+	ctx        context.Context
+	skipOthers bool
+	size       int
+	// sqs reports that the input is an SQS batch; failed holds the SQS
+	// message ids that must come back; errs what cannot be answered per
+	// message; others the records of other services skipped (only with
+	// skipOthers; otherwise they are rejected).
+	sqs    bool
+	failed map[string]bool
+	errs   []error
+	others int
+	b      Batch
+	r      Result
+	// yield is feed, bound once.
+	yield func(decode.Item) bool
+}
+
+// maxSpareFailed is the size past which an invocation's failed map is not
+// kept for the next one (a batch that failed for many messages).
+const maxSpareFailed = 64
+
+// begin returns the state of a new run: the last run's, emptied, when no
+// other run holds it.
+func (h *Handler) begin(ctx context.Context, skipOthers bool) *invocation {
+	inv := h.spare.Swap(nil)
+	if inv == nil {
+		inv = &invocation{h: h, failed: map[string]bool{}}
+		inv.yield = inv.feed
 	}
-	var (
-		sqs    bool
-		failed = map[string]bool{}
-		errs   []error
-		b      = h.spare.Swap(nil)
-		others int
-	)
-	if b == nil {
-		b = &Batch{}
+	inv.ctx, inv.skipOthers = ctx, skipOthers
+	inv.size = h.ChunkSize
+	if inv.size <= 0 {
+		inv.size = DefaultChunkSize
 	}
-	defer func() {
-		b.reset()
-		h.spare.Store(b)
-	}()
-	flush := func() {
-		if len(b.Events) == 0 && len(b.Errors) == 0 {
-			return
-		}
-		b.SQS = sqs
-		ids, err := h.deliver(ctx, b)
-		for id := range ids {
-			failed[id] = true
-		}
-		if err != nil {
-			errs = append(errs, err)
-		}
-		b.reset()
+	return inv
+}
+
+// end empties inv and keeps it for the next run: nothing of this run's
+// events, findings or context stays reachable from it.
+func (h *Handler) end(inv *invocation) {
+	inv.b.reset()
+	clear(inv.r.Findings)
+	inv.r = Result{Findings: inv.r.Findings[:0]}
+	if len(inv.failed) > maxSpareFailed {
+		inv.failed = map[string]bool{}
 	}
-	h.Core.Each(items, func(r *Result, err error) {
-		if err != nil && skipOthers && errors.Is(err, ErrNotBedrock) {
-			others++
-			return
+	clear(inv.failed)
+	clear(inv.errs)
+	inv.errs = inv.errs[:0]
+	inv.ctx, inv.sqs, inv.others = nil, false, 0
+	h.spare.Store(inv)
+}
+
+// run feeds the input's items through the core, delivering a chunk at a
+// time: items, or when nil the Lambda payload decoded from payload. It
+// returns the errors of what cannot be answered per message.
+func (inv *invocation) run(items iter.Seq[decode.Item], payload io.Reader) error {
+	if items != nil {
+		items(inv.yield)
+	} else {
+		decode.Read("lambda", payload, inv.yield)
+	}
+	inv.flush()
+	return errors.Join(inv.errs...)
+}
+
+// feed judges one item into the chunk, delivering the chunk once full.
+func (inv *invocation) feed(it decode.Item) bool {
+	b := &inv.b
+	err := inv.h.Core.Judge(&it, &inv.r)
+	if err != nil && inv.skipOthers && errors.Is(err, ErrNotBedrock) {
+		inv.others++
+		return true
+	}
+	if err != nil {
+		var de *decode.Error
+		if !errors.As(err, &de) {
+			de = &decode.Error{Source: "lambda", Err: err}
 		}
-		if err != nil {
-			var de *decode.Error
-			if !errors.As(err, &de) {
-				de = &decode.Error{Source: "lambda", Err: err}
-			}
-			sqs = sqs || de.Shape == decode.ShapeSQS
-			b.Errors = append(b.Errors, de)
-		} else {
-			sqs = sqs || r.Event.Origin.Shape == decode.ShapeSQS
-			b.Events = append(b.Events, r.Event)
-			b.Findings = append(b.Findings, r.Findings...)
-		}
-		if len(b.Events)+len(b.Errors) >= size {
-			flush()
-		}
-	})
-	flush()
-	return sqs, failed, others, errors.Join(errs...)
+		inv.sqs = inv.sqs || de.Shape == decode.ShapeSQS
+		b.Errors = append(b.Errors, de)
+	} else {
+		inv.sqs = inv.sqs || inv.r.Event.Origin.Shape == decode.ShapeSQS
+		b.Events = append(b.Events, inv.r.Event)
+		b.Findings = append(b.Findings, inv.r.Findings...)
+	}
+	if len(b.Events)+len(b.Errors) >= inv.size {
+		inv.flush()
+	}
+	return true
+}
+
+// flush delivers the chunk, if it holds anything, and empties it.
+func (inv *invocation) flush() {
+	b := &inv.b
+	if len(b.Events) == 0 && len(b.Errors) == 0 {
+		return
+	}
+	b.SQS = inv.sqs
+	if err := inv.h.deliver(inv.ctx, b, inv.failed); err != nil {
+		inv.errs = append(inv.errs, err)
+	}
+	b.reset()
 }
 
 // reset empties b for the next chunk, keeping its arrays; what they held
@@ -239,11 +296,11 @@ func (b *Batch) reset() {
 	*b = Batch{Events: b.Events[:0], Findings: b.Findings[:0], Errors: b.Errors[:0]}
 }
 
-// deliver runs the analyzers and sinks over one chunk. It returns the SQS
-// message ids that must come back, and for a chunk that cannot be answered
-// per message (EventBridge, or records without a message id) an error.
-func (h *Handler) deliver(ctx context.Context, b *Batch) (map[string]bool, error) {
-	failed := map[string]bool{}
+// deliver runs the analyzers and sinks over one chunk. It adds the SQS
+// message ids that must come back to failed, and returns an error for a
+// chunk that cannot be answered per message (EventBridge, or records
+// without a message id).
+func (h *Handler) deliver(ctx context.Context, b *Batch, failed map[string]bool) error {
 	var errs []error
 	for _, e := range b.Errors {
 		h.log().ErrorContext(ctx, "record rejected", "source", e.Source, "index", e.Index, "shape", e.Shape,
@@ -272,22 +329,27 @@ func (h *Handler) deliver(ctx context.Context, b *Batch) (map[string]bool, error
 		// (docs/findings.md), as the CLI and the alert body carry it.
 		h.log().WarnContext(ctx, "finding", "finding", b.Findings[i])
 	}
-	whole := func(err error) (map[string]bool, error) {
+	whole := func(err error) error {
 		if !b.SQS {
-			return nil, err
+			return err
 		}
-		// Every message of the chunk comes back.
+		// Every message of the chunk comes back; a chunk whose records
+		// name no message fails as a whole.
+		named := false
 		for _, ev := range b.Events {
-			failed[ev.Origin.MessageID] = true
+			if id := ev.Origin.MessageID; id != "" {
+				failed[id], named = true, true
+			}
 		}
 		for _, e := range b.Errors {
-			failed[e.MessageID] = true
+			if e.MessageID != "" {
+				failed[e.MessageID], named = true, true
+			}
 		}
-		delete(failed, "")
-		if len(failed) == 0 {
-			return nil, err
+		if !named {
+			return err
 		}
-		return failed, nil
+		return nil
 	}
 	for _, s := range h.Sinks {
 		if err := s.Deliver(ctx, b); err != nil {
@@ -306,7 +368,7 @@ func (h *Handler) deliver(ctx context.Context, b *Batch) (map[string]bool, error
 		return whole(analyzeErr)
 	}
 	h.log().InfoContext(ctx, "batch done", "events", len(b.Events), "findings", len(b.Findings), "rejected", len(b.Errors))
-	return failed, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 func (h *Handler) log() *slog.Logger {

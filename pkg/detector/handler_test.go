@@ -465,3 +465,71 @@ func TestStreamLogFile(t *testing.T) {
 		t.Errorf("%d good records delivered, want 2", delivered)
 	}
 }
+
+// The state kept from one invocation for the next must not carry its
+// answer along: a batch whose messages failed is followed by one that
+// fails for none, then by an EventBridge event, then by the first batch
+// again.
+func TestHandlerReusedStateAnswersEachInvocationAlone(t *testing.T) {
+	ok := string(sample(t, "invoke-model-allowed-sonnet.json"))
+	failing := true
+	sink := &recordingSink{err: func(b *detector.Batch) error {
+		if !failing {
+			return nil
+		}
+		var ids []string
+		for _, e := range b.Events {
+			ids = append(ids, e.Origin.MessageID)
+		}
+		return &detector.PartialFailure{MessageIDs: ids, Err: errors.New("sns down")}
+	}}
+	h := newHandler(sink)
+	ctx := context.Background()
+	batch := sqsEvent(t, ok, "{not json", ok)
+	resp, err := h.Handle(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := failures(resp), []string{"msg-a", "msg-b", "msg-c"}; !slices.Equal(got, want) {
+		t.Fatalf("first batch failures %q, want %q", got, want)
+	}
+	failing = false
+	resp, err = h.Handle(ctx, sqsEvent(t, ok, ok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := failures(resp); len(got) != 0 {
+		t.Errorf("second batch failures %q, want none: the first invocation's answer leaked", got)
+	}
+	out, err := h.InvokeReader(ctx, bytes.NewReader(sample(t, "invoke-model-allowed-sonnet.json")))
+	if err != nil || string(out) != "null" {
+		t.Errorf("EventBridge invocation answered %q, %v; want null, nil", out, err)
+	}
+	resp, err = h.Handle(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := failures(resp), []string{"msg-b"}; !slices.Equal(got, want) {
+		t.Errorf("third batch failures %q, want %q", got, want)
+	}
+}
+
+// A direct (EventBridge) invocation of one benign event costs the record's
+// own allocations (its bytes and its boxed parts) and nothing per
+// invocation: the decoder's run, the handler's state and its answer are
+// reused.
+func TestInvokeReaderOneEventAllocations(t *testing.T) {
+	h := newHandler(sinkFunc(func(*detector.Batch) {}))
+	ev := sample(t, "invoke-model-allowed-sonnet.json")
+	ctx := context.Background()
+	var r bytes.Reader
+	allocs := testing.AllocsPerRun(200, func() {
+		r.Reset(ev)
+		if out, err := h.InvokeReader(ctx, &r); err != nil || string(out) != "null" {
+			t.Fatalf("answered %q, %v", out, err)
+		}
+	})
+	if allocs > 2 && !raceEnabled {
+		t.Errorf("%.1f allocations per one-event invocation, want at most 2 (the record's own)", allocs)
+	}
+}
