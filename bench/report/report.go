@@ -226,9 +226,20 @@ func Goals(r *Results) []Goal {
 	} else {
 		out = append(out, Goal{"cold start < 30 ms (exec → ready, median)", "–", NotMeasured})
 	}
-	if len(r.RSS) > 0 {
+	// The Lambda's peak is the real bootstrap's under the Runtime API
+	// harness, which streams the payload as the deployed runtime loop
+	// does; the in-process harness (r.RSS) holds the whole payload
+	// before Handle runs, so it is reported beside it, not judged.
+	if c := r.ColdStart; c != nil && len(c.RSS) > 0 {
+		m := c.RSS[0]
+		fig := mb(m.PeakKB) + " (real bootstrap, Runtime API harness)"
+		if len(r.RSS) > 0 {
+			fig += fmt.Sprintf("; in process, the payload held whole before Handle: %s", mb(r.RSS[0].PeakKB))
+		}
+		out = append(out, Goal{fmt.Sprintf("peak RSS < 50 MB for the %s-record batch", thousands(m.Records)), fig, status(m.PeakKB < 50*1024)})
+	} else if len(r.RSS) > 0 {
 		m := r.RSS[0]
-		out = append(out, Goal{fmt.Sprintf("peak RSS < 50 MB for the %s-record batch", thousands(m.Records)), mb(m.PeakKB), status(m.PeakKB < 50*1024)})
+		out = append(out, Goal{fmt.Sprintf("peak RSS < 50 MB for the %s-record batch", thousands(m.Records)), mb(m.PeakKB) + " (in process; the real bootstrap not measured)", status(m.PeakKB < 50*1024)})
 	} else {
 		out = append(out, Goal{"peak RSS < 50 MB for the 10,000-record batch", "–", NotMeasured})
 	}
@@ -483,7 +494,7 @@ func Explain(r *Results) []string {
 	}
 	if len(r.RSS) > 0 && r.RSS[0].PeakKB >= 50*1024 {
 		m := r.RSS[0]
-		out = append(out, fmt.Sprintf("Peak RSS misses for %s records: the payload alone is %s and stays live for the whole invocation (Lambda hands it over as one byte slice). The handler already decodes it in place and judges and delivers it %d records at a time (`detector.Handler.ChunkSize`), dropping each chunk's events; what remains is the collector's headroom: at the default GOGC=100 the Go heap may grow to about twice the live data before a collection (the heap allocated %s during that one Handle call). The deployed detector sets a 40 MiB soft memory limit (see the real bootstrap's figures); this in-process harness does not. At 100 records the peak is %s.",
+		out = append(out, fmt.Sprintf("The in-process peak RSS for %s records is over 50 MB, and is not what the Lambda uses: this harness reads the whole payload (%s) into memory before calling `Handle`, so it stays live for the whole call, whereas the deployed runtime loop streams the payload from the Runtime API into the decoder (`Handler.InvokeReader`), as the real bootstrap's figures show. The handler judges and delivers %d records at a time (`detector.Handler.ChunkSize`), dropping each chunk's events; what remains here is the collector's headroom: at the default GOGC=100 the Go heap may grow to about twice the live data before a collection (the heap allocated %s during that one Handle call). The deployed detector also sets a 40 MiB soft memory limit; this harness does not. At 100 records the peak is %s.",
 			thousands(m.Records), mbBytes(int64(m.PayloadBytes)), detector.DefaultChunkSize, mbBytes(int64(m.AllocBytes)), smallest(r.RSS)))
 	}
 	perInvocation := true
