@@ -84,20 +84,35 @@ type Datum struct {
 	Value      float64
 }
 
-// key identifies a metric: name plus dimension pairs.
-func (d *Datum) key() string { return string(appendKey(nil, d.Name, d.Dimensions)) }
-
 // Set accumulates counters; adding to the same metric and dimensions sums.
 // The zero value is ready to use. Not safe for concurrent use.
+//
+// A Set can be reused batch after batch (Reset): it keeps the metrics it
+// has seen, so a batch adding only metrics an earlier batch added
+// allocates nothing.
 type Set struct {
-	index map[string]int
-	data  []Datum
+	index map[string]int // key → slot in data
+	data  []Datum        // every retained metric, in the order first seen
+	gens  []uint64       // gens[i] == gen: data[i] was added to since Reset
+	order []int          // slots added to since Reset, in first-Add order
+	gen   uint64
+	bytes int    // key bytes retained
 	buf   []byte // the key being looked up
 }
 
+// Bounds on what a Set keeps across Reset: past either, Reset forgets
+// every metric, so a flood of distinct dimension values costs one batch's
+// memory, not a growing heap.
+const (
+	maxRetainedMetrics = 1024
+	maxRetainedBytes   = 256 << 10
+)
+
 // Add adds v to metric name with the given dimensions (empty values become
 // "unknown", so every datum is publishable). Adding to a metric the Set
-// already holds allocates nothing: the detector adds two per event.
+// already holds, or held before its last Reset, allocates nothing: the
+// detector adds two per event. A new metric's name and dimensions are
+// copied, so the Set never keeps the caller's memory.
 func (s *Set) Add(name string, v float64, dims ...Dimension) {
 	var small [4]Dimension
 	ds := small[:0]
@@ -115,14 +130,52 @@ func (s *Set) Add(name string, v float64, dims ...Dimension) {
 	}
 	s.buf = appendKey(s.buf[:0], name, ds)
 	if i, ok := s.index[string(s.buf)]; ok {
-		s.data[i].Value += v
+		if s.gens[i] == s.gen {
+			s.data[i].Value += v
+			return
+		}
+		s.gens[i] = s.gen
+		s.data[i].Value = v
+		s.order = append(s.order, i)
 		return
 	}
 	if s.index == nil {
 		s.index = map[string]int{}
 	}
-	s.index[string(s.buf)] = len(s.data)
-	s.data = append(s.data, Datum{Name: name, Unit: UnitCount, Dimensions: slices.Clone(ds), Value: v})
+	// The key owns the bytes of the name and every dimension: the datum's
+	// strings are slices of it.
+	key := string(s.buf)
+	own := []Dimension{}
+	if len(ds) > 0 {
+		own = make([]Dimension, len(ds))
+	}
+	at := len(name)
+	for i, d := range ds {
+		at++ // past the 0 byte
+		own[i].Name = key[at : at+len(d.Name)]
+		at += len(d.Name) + 1 // past the name and the 1 byte
+		own[i].Value = key[at : at+len(d.Value)]
+		at += len(d.Value)
+	}
+	i := len(s.data)
+	s.index[key] = i
+	s.bytes += len(key)
+	s.data = append(s.data, Datum{Name: key[:len(name)], Unit: UnitCount, Dimensions: own, Value: v})
+	s.gens = append(s.gens, s.gen)
+	s.order = append(s.order, i)
+}
+
+// Reset empties s for the next batch. It keeps the metrics it has seen
+// (up to 1,024 of them and 256 KiB of names and values; past that it
+// forgets them all), so adding to them again allocates nothing. Data
+// returned before a Reset stays intact: a datum's dimensions are never
+// written to after it is first added.
+func (s *Set) Reset() {
+	s.order = s.order[:0]
+	s.gen++
+	if len(s.data) > maxRetainedMetrics || s.bytes > maxRetainedBytes {
+		*s = Set{gen: s.gen}
+	}
 }
 
 // appendKey appends the identity of a metric: its name and dimension pairs.
@@ -137,8 +190,24 @@ func appendKey(b []byte, name string, dims []Dimension) []byte {
 	return b
 }
 
-// Datums returns the accumulated data in insertion order.
-func (s *Set) Datums() []Datum { return slices.Clone(s.data) }
+// Datums returns the data accumulated since the last Reset in insertion
+// order, in a new slice.
+func (s *Set) Datums() []Datum {
+	if len(s.order) == 0 {
+		return nil
+	}
+	return s.AppendDatums(make([]Datum, 0, len(s.order)))
+}
+
+// AppendDatums appends the data accumulated since the last Reset, in
+// insertion order, to dst and returns the extended slice: Datums without
+// a new slice when dst has room.
+func (s *Set) AppendDatums(dst []Datum) []Datum {
+	for _, i := range s.order {
+		dst = append(dst, s.data[i])
+	}
+	return dst
+}
 
 // emfMaxMetrics is EMF's limit of metrics in one directive.
 const emfMaxMetrics = 100
@@ -147,51 +216,94 @@ const emfMaxMetrics = 100
 // set and values (EMF keeps dimension values in the document root, so each
 // line carries one combination), at timestamp ts. A line is the document
 // encoding/json writes for it (keys sorted, HTML-safe strings), built by
-// appending: the detector writes one per invocation.
+// appending. It is EMF.Write with a new encoder.
 func WriteEMF(w io.Writer, namespace string, ts time.Time, ds []Datum) error {
+	e := EMF{
+		docs: make([]emfDoc, 0, 8),
+		line: make([]byte, 0, 1024),
+		keys: make([]emfKey, 0, 8),
+	}
+	return e.Write(w, namespace, ts, ds)
+}
+
+// EMF writes EMF lines as WriteEMF does, keeping its buffers from one
+// Write to the next: once they have grown to a batch's size, writing a
+// batch like it allocates nothing (the detector writes one per
+// invocation). The zero value is ready to use. Not safe for concurrent
+// use.
+type EMF struct {
+	docs  []emfDoc
+	docOf []int
+	line  []byte
+	keys  []emfKey
+	ms    []Datum
+}
+
+// emfDoc is one EMF document being filled: its dimensions and how many
+// metrics it holds.
+type emfDoc struct {
+	dims []Dimension
+	n    int
+}
+
+// Bounds on the buffers an EMF keeps after a Write: one outsized batch
+// does not pin its memory for every batch after it.
+const (
+	emfKeepLine   = 64 << 10
+	emfKeepDatums = 4096
+)
+
+// Write writes ds to w as WriteEMF does.
+func (e *EMF) Write(w io.Writer, namespace string, ts time.Time, ds []Datum) error {
+	defer e.release()
 	// Each datum's document: the last one begun for its dimensions,
 	// until it holds emfMaxMetrics.
-	type doc struct {
-		dims []Dimension
-		n    int
-	}
-	var (
-		docs  = make([]doc, 0, 8)
-		docOf = make([]int, len(ds))
-	)
+	docs := e.docs[:0]
+	docOf := slices.Grow(e.docOf[:0], len(ds))[:len(ds)]
 	for i, d := range ds {
 		j := len(docs) - 1
 		for ; j >= 0 && !slices.Equal(docs[j].dims, d.Dimensions); j-- {
 		}
 		if j < 0 || docs[j].n == emfMaxMetrics {
 			j = len(docs)
-			docs = append(docs, doc{dims: d.Dimensions})
+			docs = append(docs, emfDoc{dims: d.Dimensions})
 		}
 		docs[j].n++
 		docOf[i] = j
 	}
-	var (
-		line = make([]byte, 0, 1024)
-		keys = make([]emfKey, 0, 8)
-		ms   = make([]Datum, 0, len(ds))
-	)
+	e.docs, e.docOf = docs, docOf
 	for j, doc := range docs {
-		ms = ms[:0]
+		e.ms = e.ms[:0]
 		for i, d := range ds {
 			if docOf[i] == j {
-				ms = append(ms, d)
+				e.ms = append(e.ms, d)
 			}
 		}
 		var err error
-		line, keys, err = appendEMF(line[:0], keys[:0], namespace, ts, doc.dims, ms)
+		e.line, e.keys, err = appendEMF(e.line[:0], e.keys[:0], namespace, ts, doc.dims, e.ms)
 		if err != nil {
 			return err
 		}
-		if _, err := w.Write(line); err != nil {
+		if _, err := w.Write(e.line); err != nil {
 			return fmt.Errorf("emf: write: %w", err)
 		}
 	}
 	return nil
+}
+
+// release drops the references a Write left in e's buffers (the caller's
+// datums) and any buffer grown past the bounds.
+func (e *EMF) release() {
+	clear(e.docs[:cap(e.docs)])
+	clear(e.ms[:cap(e.ms)])
+	clear(e.keys[:cap(e.keys)])
+	e.docs, e.ms, e.keys = e.docs[:0], e.ms[:0], e.keys[:0]
+	if cap(e.line) > emfKeepLine {
+		e.line = nil
+	}
+	if cap(e.docOf) > emfKeepDatums {
+		e.docOf, e.docs, e.ms, e.keys = nil, nil, nil, nil
+	}
 }
 
 // emfKey is one member of an EMF document's root: a dimension (i < 0:

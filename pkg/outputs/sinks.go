@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,7 +58,8 @@ type MetricsPutter interface {
 // Metrics is the metrics sink: per batch, events processed, invocations by
 // base model and by region, findings by rule and severity, decode errors,
 // alerts sent and suppressed. With Putter nil it writes EMF lines to Out
-// (stdout when nil); else it calls Putter once per 1,000 datums.
+// (stdout when nil); else it calls Putter once per 1,000 datums. The zero
+// value writes EMF to stdout. Safe for concurrent use; use it by pointer.
 type Metrics struct {
 	Namespace string
 	Out       io.Writer
@@ -70,6 +72,9 @@ type Metrics struct {
 	// for a stack that judges an organisation's accounts (Intake=s3): one
 	// metric per account with activity, bounded by the organisation.
 	ByAccount bool
+
+	mu      sync.Mutex // guards scratch
+	scratch metricsScratch
 }
 
 var _ detector.Sink = (*Metrics)(nil)
@@ -110,6 +115,12 @@ func printableASCII(s string) bool {
 // Collect returns the batch's metric data.
 func Collect(b *detector.Batch) []metrics.Datum {
 	var s metrics.Set
+	collect(&s, b)
+	return s.Datums()
+}
+
+// collect adds the batch's metrics to s.
+func collect(s *metrics.Set, b *detector.Batch) {
 	s.Add(metrics.EventsProcessed, float64(len(b.Events)))
 	s.Add(metrics.DecodeErrors, float64(len(b.Errors)))
 	s.Add(metrics.AlertsSent, float64(b.AlertsSent))
@@ -128,13 +139,18 @@ func Collect(b *detector.Batch) []metrics.Datum {
 			metrics.Dimension{Name: metrics.DimRule, Value: f.Rule},
 			metrics.Dimension{Name: metrics.DimSeverity, Value: string(f.Severity)})
 	}
-	return s.Datums()
 }
 
 // CollectByAccount returns the batch's invocations and findings by
 // account (the member account of an organisation trail's record).
 func CollectByAccount(b *detector.Batch) []metrics.Datum {
 	var s metrics.Set
+	collectByAccount(&s, b)
+	return s.Datums()
+}
+
+// collectByAccount adds the batch's metrics by account to s.
+func collectByAccount(s *metrics.Set, b *detector.Batch) {
 	for i := range b.Events {
 		if ev := &b.Events[i]; ev.Category == normalize.CategoryInvocation {
 			s.Add(metrics.Invocations, 1, metrics.Dimension{Name: metrics.DimAccount, Value: ev.Account})
@@ -143,31 +159,57 @@ func CollectByAccount(b *detector.Batch) []metrics.Datum {
 	for i := range b.Findings {
 		s.Add(metrics.Findings, 1, metrics.Dimension{Name: metrics.DimAccount, Value: b.Findings[i].Account})
 	}
-	return s.Datums()
 }
 
-// Deliver implements detector.Sink.
+// metricsScratch is what the EMF path of Deliver reuses from one batch to
+// the next: the sets (which keep the metrics they have seen), the datums
+// and the encoder's buffers.
+type metricsScratch struct {
+	set, byAccount metrics.Set
+	ds             []metrics.Datum
+	emf            metrics.EMF
+}
+
+// Deliver implements detector.Sink. Writing EMF, a warm sink allocates
+// nothing for a batch whose metrics it has seen before: it reuses one
+// scratch, and a call that finds the scratch in use by another runs on a
+// new one rather than wait.
 func (m *Metrics) Deliver(ctx context.Context, b *detector.Batch) error {
-	ds := Collect(b)
-	if m.ByAccount {
-		ds = append(ds, CollectByAccount(b)...)
+	if m.Putter != nil {
+		// The Putter may keep the datums: they are the caller's.
+		ds := Collect(b)
+		if m.ByAccount {
+			ds = append(ds, CollectByAccount(b)...)
+		}
+		return m.Put(ctx, ds)
 	}
-	return m.Put(ctx, ds)
+	if !m.mu.TryLock() {
+		return m.deliverEMF(&metricsScratch{}, b)
+	}
+	defer m.mu.Unlock()
+	return m.deliverEMF(&m.scratch, b)
+}
+
+// deliverEMF writes the batch's metrics as EMF lines with sc.
+func (m *Metrics) deliverEMF(sc *metricsScratch, b *detector.Batch) error {
+	sc.set.Reset()
+	collect(&sc.set, b)
+	sc.ds = sc.set.AppendDatums(sc.ds[:0])
+	if m.ByAccount {
+		sc.byAccount.Reset()
+		collectByAccount(&sc.byAccount, b)
+		sc.ds = sc.byAccount.AppendDatums(sc.ds)
+	}
+	err := m.writeEMF(&sc.emf, sc.ds)
+	clear(sc.ds) // no datum outlives the batch but in the sets
+	return err
 }
 
 // Put publishes ds as the sink publishes a batch's metrics: EMF lines, or
 // PutMetricData (whose failure is logged, not returned).
 func (m *Metrics) Put(ctx context.Context, ds []metrics.Datum) error {
-	now := time.Now
-	if m.Now != nil {
-		now = m.Now
-	}
-	ns := m.Namespace
-	if ns == "" {
-		ns = metrics.DefaultNamespace
-	}
 	if m.Putter != nil {
-		if err := m.Putter.Put(ctx, now(), ds); err != nil {
+		if err := m.Putter.Put(ctx, m.now(), ds); err != nil {
 			log := m.Log
 			if log == nil {
 				log = slog.Default()
@@ -176,14 +218,37 @@ func (m *Metrics) Put(ctx context.Context, ds []metrics.Datum) error {
 		}
 		return nil
 	}
+	return m.writeEMF(nil, ds)
+}
+
+// writeEMF writes ds as EMF lines to Out with e (a new encoder when nil).
+func (m *Metrics) writeEMF(e *metrics.EMF, ds []metrics.Datum) error {
+	ns := m.Namespace
+	if ns == "" {
+		ns = metrics.DefaultNamespace
+	}
 	out := m.Out
 	if out == nil {
 		out = os.Stdout
 	}
-	if err := metrics.WriteEMF(out, ns, now(), ds); err != nil {
+	var err error
+	if e != nil {
+		err = e.Write(out, ns, m.now(), ds)
+	} else {
+		err = metrics.WriteEMF(out, ns, m.now(), ds)
+	}
+	if err != nil {
 		return fmt.Errorf("metrics: %w", err)
 	}
 	return nil
+}
+
+// now is the sink's clock.
+func (m *Metrics) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 // Clients are optional client options, for tests that point the clients at
