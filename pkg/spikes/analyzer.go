@@ -108,6 +108,10 @@ type Store interface {
 	// counter, in the order of wb.Keys. An event already counted in the
 	// window is not counted again: counts are of distinct events, whatever
 	// the order and grouping of their deliveries.
+	//
+	// Add must not keep wb's slices (Keys and their Events, Models and
+	// IPs) once it has returned: the Analyzer reuses their arrays for its
+	// next batch. Copy what must outlive the call (strings may be kept).
 	Add(ctx context.Context, wb WindowBatch) ([]Counter, error)
 	// Counts returns the counts of key for each window start, in the
 	// order given; a window never counted is 0.
@@ -123,6 +127,10 @@ type Store interface {
 
 // Analyzer turns batches of normalised events into invocation-spike
 // findings. It is safe for concurrent use if its Store is.
+//
+// It keeps the working arrays of a batch for the next (up to a bound), so
+// a warm Analyzer allocates nothing to count a benign batch beyond what
+// its Store does; only keys that trip allocate (their findings).
 type Analyzer struct {
 	// PerAccountModels counts each model per account: a stack that sees an
 	// organisation's accounts (the S3 intake of an organisation trail)
@@ -143,6 +151,12 @@ type Analyzer struct {
 	seen map[windowKey]seenState
 	// addrs formats each source address once (bounded like seen).
 	addrs map[netip.Addr]string
+
+	// scratches holds the working arrays of finished Analyze calls, for
+	// the next (see scratch).
+	scratches sync.Pool
+	// fresh gives every call new working arrays (tests compare the two).
+	fresh bool
 }
 
 type windowKey struct {
@@ -246,28 +260,28 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 	}
 	settings := a.policy.Spikes
 	window := WindowLength(settings)
-	b := a.group(events, window)
-	groups := b.groups
+	s := a.takeScratch()
+	defer a.putScratch(s)
+	a.group(s, events, window)
+	groups := s.groups
 	if len(groups) == 0 {
 		return nil, nil
 	}
 	retention := Retention(settings)
-	results := make([]result, len(groups))
-	counters := a.count(ctx, groups, window, retention, results)
-	sem := make(chan struct{}, Concurrency)
-	var wg sync.WaitGroup
+	s.results = resize(s.results, len(groups))
+	results := s.results
+	counters := a.count(ctx, s, window, retention)
+	pending := s.pending[:0]
 	for i, g := range groups {
 		if results[i].err != nil || a.quiet(g, counters[i]) {
 			continue
 		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			results[i] = a.judge(ctx, b, g, counters[i], window, severity)
-		}()
+		pending = append(pending, int32(i))
 	}
-	wg.Wait()
+	s.pending = pending
+	if len(pending) > 0 {
+		a.judgeAll(ctx, &s.batchGroups, pending, counters, results, window, severity)
+	}
 	var out []findings.Finding
 	var errs []error
 	for _, r := range results {
@@ -296,23 +310,60 @@ func (a *Analyzer) Analyze(ctx context.Context, events []normalize.Event) ([]fin
 	return nil, errors.Join(errs...)
 }
 
-// count adds the groups to the store, one Add per window, and returns
-// their counters; a failed Add sets the error of its window's groups.
-func (a *Analyzer) count(ctx context.Context, groups []*group, window, retention time.Duration, results []result) []Counter {
-	counters := make([]Counter, len(groups))
-	byWindow := map[int64][]int{}
-	var starts []int64
-	for i, g := range groups {
-		s := g.start.Unix()
-		if _, ok := byWindow[s]; !ok {
-			starts = append(starts, s)
-		}
-		byWindow[s] = append(byWindow[s], i)
+// judgeAll judges the pending groups (indexes into b.groups), Concurrency
+// at a time, each into its result. Benign batches never get here: their
+// groups are all quiet.
+func (a *Analyzer) judgeAll(ctx context.Context, b *batchGroups, pending []int32, counters []Counter, results []result, window time.Duration, severity findings.Severity) {
+	sem := make(chan struct{}, Concurrency)
+	var wg sync.WaitGroup
+	for _, i := range pending {
+		g := b.groups[i]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = a.judge(ctx, b, g, counters[i], window, severity)
+		}()
 	}
-	for _, s := range starts {
-		idx := byWindow[s]
+	wg.Wait()
+}
+
+// count adds the groups to the store, one Add per window (the windows in
+// the order their first group appears, each window's keys in group
+// order), and returns their counters; a failed Add sets the error of its
+// window's groups.
+func (a *Analyzer) count(ctx context.Context, s *scratch, window, retention time.Duration) []Counter {
+	groups, results := s.groups, s.results
+	s.counters = resize(s.counters, len(groups))
+	counters := s.counters
+	// The groups ordered by window (a stable counting sort).
+	s.windows.reset()
+	s.windowOf = resize(s.windowOf, len(groups))
+	for i, g := range groups {
+		s.windowOf[i], _ = s.windows.of(g.start.Unix())
+	}
+	nw := len(s.windows.keys)
+	offsets := resize(s.offsets, nw+1)
+	for _, w := range s.windowOf {
+		offsets[w+1]++
+	}
+	for i := 1; i < len(offsets); i++ {
+		offsets[i] += offsets[i-1]
+	}
+	fill := resize(s.fill, nw)
+	copy(fill, offsets)
+	byWindow := resize(s.byWindow, len(groups))
+	for i, w := range s.windowOf {
+		byWindow[fill[w]] = int32(i)
+		fill[w]++
+	}
+	s.offsets, s.fill, s.byWindow = offsets, fill, byWindow
+	s.incs = resize(s.incs, len(groups))
+	for w := range nw {
+		lo, hi := offsets[w], offsets[w+1]
+		idx := byWindow[lo:hi]
 		start := groups[idx[0]].start
-		wb := WindowBatch{Start: start, Window: window, Expires: start.Add(window + retention), Keys: make([]Increment, len(idx))}
+		wb := WindowBatch{Start: start, Window: window, Expires: start.Add(window + retention), Keys: s.incs[lo:hi:hi]}
 		for j, i := range idx {
 			g := groups[i]
 			wb.Keys[j] = Increment{Key: g.key, Events: g.events, Beyond: a.recall(g).beyond, Models: g.models, IPs: g.ips}
@@ -428,34 +479,162 @@ type batchGroups struct {
 	ips    []string // each event's source, as counted
 }
 
-// group aggregates the batch per (key, window), in a stable order, each
-// event once per group. It allocates per batch, not per key: groups, their
-// event indexes and their top lists are slices of arrays shared by the
-// batch (a batch of 1,000 events may hold hundreds of keys).
-func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchGroups {
-	b := &batchGroups{events: events}
-	type member struct{ g, e int32 }
-	var (
-		byID    = map[groupID]int32{}
-		store   []group
-		members = make([]member, 0, 2*len(events)) // a principal and a model each
-		hashes  = make([]EventHash, len(events))
-	)
+// scratch is one Analyze call's working memory: the batch's groups and
+// every array behind them. Analyzer.scratches keeps it for the next call,
+// so a warm analyzer allocates nothing per batch; every array is resliced
+// (and cleared) per call and replaced only when too small. Nothing handed
+// out of a call points into it: findings copy what they keep, and a Store
+// must not keep an Add's slices.
+type scratch struct {
+	batchGroups
+	ids     ordinals[groupID] // group index by (key, window)
+	store   []group           // the groups, in order of appearance
+	members []member          // (group, event) pairs, in event order
+	hashes  []EventHash       // each event's hash
+	// offsets and fill are a counting sort's bounds: of the members per
+	// group in group, then of the groups per window in count.
+	offsets, fill []int32
+	idx           []int32     // the members' events, ordered by group
+	allHashes     []EventHash // the groups' distinct events, likewise
+	tops          []Ranked    // the groups' top lists
+	ranked        []Ranked    // one tally
+	rankedUsed    int         // the longest tally (to clear)
+
+	results  []result
+	counters []Counter
+	windows  ordinals[int64] // window index by start
+	windowOf []int32         // each group's window index
+	byWindow []int32         // the groups ordered by window
+	incs     []Increment     // the groups' increments, ordered by window
+	pending  []int32         // the groups to judge
+}
+
+type member struct{ g, e int32 }
+
+// Bounds on a scratch kept for reuse: one that served a larger batch is
+// left to the collector, so a rare huge batch does not pin its memory.
+const (
+	maxPooledEvents = 10000
+	maxPooledGroups = 4096
+)
+
+// takeScratch returns a kept scratch, or a new one.
+func (a *Analyzer) takeScratch() *scratch {
+	if !a.fresh {
+		if s, _ := a.scratches.Get().(*scratch); s != nil {
+			return s
+		}
+	}
+	return new(scratch)
+}
+
+// putScratch drops s's references to the batch (its events, strings and
+// findings are not kept alive by the pool) and keeps s for the next call
+// unless it grew past the bounds.
+func (a *Analyzer) putScratch(s *scratch) {
+	if a.fresh || cap(s.hashes) > maxPooledEvents || cap(s.store) > maxPooledGroups {
+		return
+	}
+	s.events = nil
+	clear(s.groups)
+	clear(s.ips)
+	clear(s.store)
+	s.ids.reset()
+	clear(s.tops)
+	clear(s.ranked[:s.rankedUsed])
+	s.rankedUsed = 0
+	clear(s.results)
+	clear(s.counters)
+	clear(s.incs)
+	a.scratches.Put(s)
+}
+
+// resize returns s with length n, zeroed, reusing its array when it is
+// large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// ordinals numbers distinct keys in the order they first appear: by a
+// linear scan while they are few (a batch's usual case), by a map beyond.
+type ordinals[K comparable] struct {
+	keys []K
+	m    map[K]int32 // filled once keys holds linearOrdinals
+}
+
+const linearOrdinals = 16
+
+// of returns k's number, and whether k is new.
+func (o *ordinals[K]) of(k K) (int32, bool) {
+	if len(o.keys) < linearOrdinals {
+		for i := range o.keys {
+			if o.keys[i] == k {
+				return int32(i), false
+			}
+		}
+	} else {
+		if len(o.m) == 0 {
+			if o.m == nil {
+				o.m = make(map[K]int32, 4*linearOrdinals)
+			}
+			for i, key := range o.keys {
+				o.m[key] = int32(i)
+			}
+		}
+		if i, ok := o.m[k]; ok {
+			return i, false
+		}
+	}
+	n := int32(len(o.keys))
+	o.keys = append(o.keys, k)
+	if len(o.m) > 0 {
+		o.m[k] = n
+	}
+	return n, true
+}
+
+// reset forgets every key.
+func (o *ordinals[K]) reset() {
+	clear(o.keys)
+	o.keys = o.keys[:0]
+	if len(o.m) > 0 {
+		clear(o.m)
+	}
+}
+
+// add records event i as a member of the group of (k, start).
+func (s *scratch) add(k Key, start time.Time, i int) {
+	gi, isNew := s.ids.of(groupID{k, start.Unix()})
+	if isNew {
+		s.store = append(s.store, group{key: k, start: start})
+	}
+	s.members = append(s.members, member{gi, int32(i)})
+}
+
+// group aggregates the batch per (key, window) into s.batchGroups, in a
+// stable order, each event once per group. Groups, their event indexes
+// and their top lists are slices of arrays shared by the batch (a batch
+// of 1,000 events may hold hundreds of keys), kept in s.
+func (a *Analyzer) group(s *scratch, events []normalize.Event, window time.Duration) {
+	s.events = events
+	s.groups = s.groups[:0]
+	s.store = s.store[:0]
+	s.ids.reset()
+	if cap(s.members) < 2*len(events) { // a principal and a model each
+		s.members = make([]member, 0, 2*len(events))
+	}
+	s.members = s.members[:0]
+	s.hashes = resize(s.hashes, len(events))
+	s.ips = resize(s.ips, len(events))
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.addrs) >= maxSeen {
 		clear(a.addrs)
-	}
-	b.ips = make([]string, len(events))
-	add := func(k Key, start time.Time, i int) {
-		id := groupID{k, start.Unix()}
-		gi, ok := byID[id]
-		if !ok {
-			gi = int32(len(store))
-			byID[id] = gi
-			store = append(store, group{key: k, start: start})
-		}
-		members = append(members, member{gi, int32(i)})
 	}
 	for i := range events {
 		e := &events[i]
@@ -471,54 +650,63 @@ func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchG
 		if principal == "" {
 			principal = UnknownPrincipal
 		}
-		hashes[i] = Hash(e)
+		s.hashes[i] = Hash(e)
 		if ip := e.Caller.IP; ip.IsValid() {
-			s, ok := a.addrs[ip]
+			str, ok := a.addrs[ip]
 			if !ok {
-				s = ip.String()
-				a.addrs[ip] = s
+				str = ip.String()
+				a.addrs[ip] = str
 			}
-			b.ips[i] = s
+			s.ips[i] = str
 		} else {
-			b.ips[i] = source(e.Caller)
+			s.ips[i] = source(e.Caller)
 		}
-		add(Key{Kind: KindPrincipal, ID: principal}, start, i)
+		s.add(Key{Kind: KindPrincipal, ID: principal}, start, i)
 		if m := e.Model.ID(); m != "" {
 			k := Key{Kind: KindModel, ID: m}
 			if a.PerAccountModels {
 				k.Account = e.Account
 			}
-			add(k, start, i)
+			s.add(k, start, i)
 		}
 	}
+	store := s.store
 	if len(store) == 0 {
-		return b
+		return
 	}
 	// The members, ordered by group in one array (a counting sort), and
 	// each group's distinct event hashes in another.
-	offsets := make([]int32, len(store)+1)
-	for _, m := range members {
+	offsets := resize(s.offsets, len(store)+1)
+	for _, m := range s.members {
 		offsets[m.g+1]++
 	}
 	for i := 1; i < len(offsets); i++ {
 		offsets[i] += offsets[i-1]
 	}
-	idx := make([]int32, len(members))
-	fill := slices.Clone(offsets[:len(store)])
-	for _, m := range members {
+	idx := resize(s.idx, len(s.members))
+	fill := resize(s.fill, len(store))
+	copy(fill, offsets)
+	for _, m := range s.members {
 		idx[fill[m.g]] = m.e
 		fill[m.g]++
 	}
-	allHashes := make([]EventHash, len(members))
-	tops := make([]Ranked, 0, len(store)*2*TopN)
-	var scratch []Ranked
-	b.groups = make([]*group, len(store))
+	allHashes := resize(s.allHashes, len(s.members))
+	s.offsets, s.fill, s.idx, s.allHashes = offsets, fill, idx, allHashes
+	// tops never grows past its capacity: the groups' slices of it stay
+	// in one array.
+	if n := len(store) * 2 * TopN; cap(s.tops) < n {
+		s.tops = make([]Ranked, 0, n)
+	}
+	tops := s.tops[:0]
+	ranked := s.ranked
+	ips := s.ips
+	s.groups = resize(s.groups, len(store))
 	for gi := range store {
 		g := &store[gi]
 		g.idx = idx[offsets[gi]:offsets[gi+1]]
 		hs := allHashes[offsets[gi]:offsets[gi]:offsets[gi+1]]
 		for _, i := range g.idx {
-			hs = append(hs, hashes[i])
+			hs = append(hs, s.hashes[i])
 		}
 		// An event delivered twice in one batch counts once.
 		slices.SortFunc(hs, func(x, y EventHash) int { return bytes.Compare(x[:], y[:]) })
@@ -526,22 +714,24 @@ func (a *Analyzer) group(events []normalize.Event, window time.Duration) *batchG
 		if g.key.Kind == KindPrincipal {
 			g.ptype = string(events[g.idx[0]].Principal.Type)
 		}
-		scratch = b.tally(scratch[:0], g, func(i int32) string { return events[i].Model.ID() })
+		ranked = tally(ranked[:0], g, func(i int32) string { return events[i].Model.ID() })
+		s.rankedUsed = max(s.rankedUsed, len(ranked))
 		start := len(tops)
-		tops = append(tops, scratch[:min(TopN, len(scratch))]...)
+		tops = append(tops, ranked[:min(TopN, len(ranked))]...)
 		g.models = tops[start:len(tops):len(tops)]
-		scratch = b.tally(scratch[:0], g, func(i int32) string { return b.ips[i] })
+		ranked = tally(ranked[:0], g, func(i int32) string { return ips[i] })
+		s.rankedUsed = max(s.rankedUsed, len(ranked))
 		start = len(tops)
-		tops = append(tops, scratch[:min(TopN, len(scratch))]...)
+		tops = append(tops, ranked[:min(TopN, len(ranked))]...)
 		g.ips = tops[start:len(tops):len(tops)]
-		b.groups[gi] = g
+		s.groups[gi] = g
 	}
-	return b
+	s.tops, s.ranked = tops, ranked
 }
 
 // tally counts the values of the group's events (empty values are not
 // counted) into out, most first, then by name.
-func (b *batchGroups) tally(out []Ranked, g *group, value func(i int32) string) []Ranked {
+func tally(out []Ranked, g *group, value func(i int32) string) []Ranked {
 	for _, i := range g.idx {
 		v := value(i)
 		if v == "" {
@@ -643,7 +833,7 @@ func FormatRanked(rs []Ranked) string {
 
 // mostCommon is the commonest non-empty value of the group's events.
 func (b *batchGroups) mostCommon(g *group, value func(e *normalize.Event) string) string {
-	r := b.tally(nil, g, func(i int32) string { return value(&b.events[i]) })
+	r := tally(nil, g, func(i int32) string { return value(&b.events[i]) })
 	if len(r) == 0 {
 		return ""
 	}

@@ -22,8 +22,10 @@ type memCounter struct {
 	events  map[EventHash]struct{}
 	beyond  int64
 	alerted time.Time
-	models  []Ranked
-	ips     []Ranked
+	// models and ips are the latest batch's snapshot, in the buffers
+	// below unless longer than TopN.
+	models, ips     []Ranked
+	modelBuf, ipBuf [TopN]Ranked
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -36,21 +38,30 @@ func (m *MemoryStore) get(k Key, start time.Time) *memCounter {
 	c := m.windows[wk]
 	if c == nil {
 		c = &memCounter{events: map[EventHash]struct{}{}}
+		c.models, c.ips = c.modelBuf[:0], c.ipBuf[:0]
 		m.windows[wk] = c
 	}
 	return c
 }
 
-// Add implements Store.
+// Add implements Store. It keeps copies of the batch's top lists, never
+// wb's arrays, and returns copies of the snapshots it held, never its
+// own arrays (they are overwritten by the next Add).
 func (m *MemoryStore) Add(_ context.Context, wb WindowBatch) ([]Counter, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Adds++
-	out := make([]Counter, len(wb.Keys))
+	held := 0
+	for _, inc := range wb.Keys {
+		c := m.get(inc.Key, wb.Start)
+		held += len(c.models) + len(c.ips)
+	}
+	out, room := addOutput(len(wb.Keys), held)
 	for i, inc := range wb.Keys {
 		c := m.get(inc.Key, wb.Start)
 		o := &out[i]
-		o.Models, o.IPs = c.models, c.ips
+		o.Models, room = keep(room, c.models)
+		o.IPs, room = keep(room, c.ips)
 		if inc.Beyond {
 			c.beyond += int64(len(inc.Events))
 			o.New = int64(len(inc.Events))
@@ -63,9 +74,38 @@ func (m *MemoryStore) Add(_ context.Context, wb WindowBatch) ([]Counter, error) 
 			}
 		}
 		o.Count = int64(len(c.events)) + c.beyond
-		c.models, c.ips = inc.Models, inc.IPs
+		c.models = append(c.models[:0], inc.Models...)
+		c.ips = append(c.ips[:0], inc.IPs...)
 	}
 	return out, nil
+}
+
+// smallAdd is the output of an Add of up to two keys (a one-event batch:
+// its principal and its model) in one allocation: the counters and room
+// for their snapshots.
+type smallAdd struct {
+	counters [2]Counter
+	ranked   [2 * 2 * TopN]Ranked
+}
+
+// addOutput returns keys counters and room for ranked snapshot entries.
+func addOutput(keys, ranked int) ([]Counter, []Ranked) {
+	if keys <= len(smallAdd{}.counters) && ranked <= len(smallAdd{}.ranked) {
+		s := new(smallAdd)
+		return s.counters[:keys], s.ranked[:0]
+	}
+	return make([]Counter, keys), make([]Ranked, 0, ranked)
+}
+
+// keep appends rs to room, which has the space, and returns the copy (nil
+// when rs is empty) and the longer room.
+func keep(room, rs []Ranked) (kept, grown []Ranked) {
+	if len(rs) == 0 {
+		return nil, room
+	}
+	n := len(room)
+	room = append(room, rs...)
+	return room[n:len(room):len(room)], room
 }
 
 // Counts implements Store.
