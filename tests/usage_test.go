@@ -223,7 +223,14 @@ func (u *usageEnv) toRemediator(t *testing.T, seen map[string]bool) int {
 		if err := u.rem.HandleSNS(context.Background(), ev); err != nil {
 			t.Fatalf("remediator: %v", err)
 		}
-		n++
+		// A publish the SDK retried after moto had taken it (a lost
+		// response on a loaded machine) is the same alert twice, as SNS
+		// may deliver it: the remediator gets both, and the count is of
+		// distinct alerts.
+		if body := "body\x00" + m.Message; !seen[body] {
+			seen[body] = true
+			n++
+		}
 	}
 	return n
 }

@@ -272,6 +272,11 @@ func (e *EMF) Write(w io.Writer, namespace string, ts time.Time, ds []Datum) err
 		docOf[i] = j
 	}
 	e.docs, e.docOf = docs, docOf
+	// The lines go out in one write (one system call for the Lambda's
+	// stdout, not one per line); the lines before a document that cannot
+	// be encoded are still written.
+	e.line = e.line[:0]
+	var encErr error
 	for j, doc := range docs {
 		e.ms = e.ms[:0]
 		for i, d := range ds {
@@ -279,16 +284,19 @@ func (e *EMF) Write(w io.Writer, namespace string, ts time.Time, ds []Datum) err
 				e.ms = append(e.ms, d)
 			}
 		}
-		var err error
-		e.line, e.keys, err = appendEMF(e.line[:0], e.keys[:0], namespace, ts, doc.dims, e.ms)
-		if err != nil {
-			return err
+		n := len(e.line)
+		e.line, e.keys, encErr = appendEMF(e.line, e.keys[:0], namespace, ts, doc.dims, e.ms)
+		if encErr != nil {
+			e.line = e.line[:n]
+			break
 		}
+	}
+	if len(e.line) > 0 {
 		if _, err := w.Write(e.line); err != nil {
 			return fmt.Errorf("emf: write: %w", err)
 		}
 	}
-	return nil
+	return encErr
 }
 
 // release drops the references a Write left in e's buffers (the caller's
@@ -335,7 +343,17 @@ func appendEMF(b []byte, keys []emfKey, namespace string, ts time.Time, dims []D
 	// A JSON object has one member per key: a later one replaces an
 	// earlier one of the same name (as in the map encoding/json encodes),
 	// "_aws" last of all.
-	slices.SortStableFunc(keys, func(x, y emfKey) int { return strings.Compare(x.name, y.name) })
+	if len(keys) <= 12 {
+		// The usual document holds a handful of keys: an insertion
+		// sort, stable as the sort below, without its overhead.
+		for i := 1; i < len(keys); i++ {
+			for j := i; j > 0 && keys[j].name < keys[j-1].name; j-- {
+				keys[j], keys[j-1] = keys[j-1], keys[j]
+			}
+		}
+	} else {
+		slices.SortStableFunc(keys, func(x, y emfKey) int { return strings.Compare(x.name, y.name) })
+	}
 	n := 0
 	for i := range keys {
 		if n > 0 && keys[n-1].name == keys[i].name {

@@ -179,10 +179,17 @@ func TestMetricsSinkConcurrentDeliver(t *testing.T) {
 	}
 	wg.Wait()
 	sums := map[string]float64{}
-	for _, line := range out.lines {
-		if !strings.HasSuffix(line, "\n") || strings.Count(line, "\n") != 1 {
-			t.Fatalf("a write is not one line: %q", line)
+	if len(out.lines) != goroutines*batches {
+		t.Fatalf("%d writes for %d deliveries: a delivery's lines go out in one write", len(out.lines), goroutines*batches)
+	}
+	var lines []string
+	for _, w := range out.lines {
+		if !strings.HasSuffix(w, "\n") {
+			t.Fatalf("a write does not end a line: %q", w)
 		}
+		lines = append(lines, strings.SplitAfter(strings.TrimSuffix(w, "\n"), "\n")...)
+	}
+	for _, line := range lines {
 		var doc map[string]any
 		if err := json.Unmarshal([]byte(line), &doc); err != nil {
 			t.Fatalf("%v: %s", err, line)
@@ -214,7 +221,7 @@ func TestMetricsSinkConcurrentDeliver(t *testing.T) {
 			t.Errorf("%q sums to %v, want %v (all: %v)", k, sums[k], v, sums)
 		}
 	}
-	if n, wantLines := len(out.lines), total*(1+3); n != wantLines {
+	if n, wantLines := len(lines), total*(1+3); n != wantLines {
 		t.Errorf("%d lines, want %d", n, wantLines)
 	}
 }
